@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "aftercare.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from aftercare.accounts.roles import sync_role_groups
+
+        post_migrate.connect(sync_role_groups, dispatch_uid="aftercare.sync_role_groups")

@@ -1,0 +1,191 @@
+"""Roles and what each may do.
+
+Staff roles are Django groups carrying permissions; customer roles come from
+``tenancy.Membership`` (per organisation, because one person may work for several
+customers). ``PermSet`` folds both into one object computed once per request, which views,
+the workflow table and templates consult, so a rule is written in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from aftercare.accounts.models import User
+
+
+class Role(models.TextChoices):
+    CUSTOMER = "customer", _("Customer user")
+    COORDINATOR = "coordinator", _("Customer coordinator")
+    OPERATOR = "operator", _("L1 operator")
+    CONSULTANT = "consultant", _("L2 consultant")
+    DEVELOPER = "developer", _("Developer")
+    MANAGER = "manager", _("Support manager")
+    ADMIN = "admin", _("Administrator")
+
+
+STAFF_ROLES = (Role.OPERATOR, Role.CONSULTANT, Role.DEVELOPER, Role.MANAGER, Role.ADMIN)
+CUSTOMER_ROLES = (Role.CUSTOMER, Role.COORDINATOR)
+
+# The group that carries each staff role. Names are stable identifiers, not UI text.
+GROUP_NAMES = {
+    Role.OPERATOR: "L1 operators",
+    Role.CONSULTANT: "L2 consultants",
+    Role.DEVELOPER: "Developers",
+    Role.MANAGER: "Support managers",
+    Role.ADMIN: "Administrators",
+}
+
+_AGENT = [
+    "desk.view_all_tickets",
+    "desk.view_internal_note",
+    "desk.add_internal_note",
+    "tenancy.view_organisation",
+    "tenancy.view_system",
+    "tenancy.view_contactperson",
+    "tenancy.view_contract",
+]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.OPERATOR: [
+        *_AGENT,
+        "desk.open_ticket_on_behalf",
+        "desk.triage_ticket",
+        "desk.reprioritise_ticket",
+        "desk.assign_ticket",
+        "desk.escalate_ticket",
+    ],
+    Role.CONSULTANT: [
+        *_AGENT,
+        "desk.open_ticket_on_behalf",
+        "desk.triage_ticket",
+        "desk.reprioritise_ticket",
+        "desk.assign_ticket",
+    ],
+    Role.DEVELOPER: [*_AGENT, "desk.assign_ticket"],
+    Role.MANAGER: [
+        *_AGENT,
+        "desk.open_ticket_on_behalf",
+        "desk.triage_ticket",
+        "desk.reprioritise_ticket",
+        "desk.assign_ticket",
+        "desk.escalate_ticket",
+        "desk.view_reports",
+    ],
+    Role.ADMIN: [
+        *_AGENT,
+        "desk.open_ticket_on_behalf",
+        "desk.triage_ticket",
+        "desk.reprioritise_ticket",
+        "desk.assign_ticket",
+        "desk.escalate_ticket",
+        "desk.view_reports",
+        "tenancy.add_organisation",
+        "tenancy.change_organisation",
+    ],
+}
+
+
+def sync_role_groups(**kwargs: Any) -> None:
+    """Create the staff groups and give them exactly their permissions (idempotent)."""
+    from django.contrib.auth.models import Group, Permission
+
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    by_name = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.select_related("content_type")
+        if f"{p.content_type.app_label}.{p.codename}" in wanted
+    }
+    if len(by_name) < len(wanted):
+        return  # not all apps migrated yet; the last post_migrate call completes it
+    for role, group_name in GROUP_NAMES.items():
+        group, _created = Group.objects.get_or_create(name=group_name)
+        group.permissions.set([by_name[p] for p in ROLE_PERMISSIONS[role]])
+
+
+@dataclass
+class PermSet:
+    """What one user may do, computed once per request."""
+
+    user: User
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def is_authenticated(self) -> bool:
+        return bool(self.user and self.user.is_authenticated and self.user.is_active)
+
+    @cached_property
+    def perms(self) -> frozenset[str]:
+        if not self.is_authenticated:
+            return frozenset()
+        return frozenset(self.user.get_all_permissions())
+
+    @cached_property
+    def staff_roles(self) -> frozenset[str]:
+        if not self.is_authenticated:
+            return frozenset()
+        names = set(self.user.groups.values_list("name", flat=True))
+        roles = {role for role, name in GROUP_NAMES.items() if name in names}
+        if self.user.is_superuser:
+            roles.add(Role.ADMIN)
+        return frozenset(roles)
+
+    @cached_property
+    def is_agent(self) -> bool:
+        return "desk.view_all_tickets" in self.perms
+
+    @cached_property
+    def memberships(self) -> dict[int, str]:
+        """Organisation id -> customer role, for the organisations the user belongs to."""
+        if not self.is_authenticated:
+            return {}
+        from aftercare.tenancy.models import Membership
+
+        rows = Membership.objects.with_scopes_disabled().filter(
+            user=self.user, organisation__is_active=True
+        )
+        return dict(rows.values_list("organisation_id", "role"))
+
+    @cached_property
+    def coordinator_of(self) -> frozenset[int]:
+        return frozenset(o for o, r in self.memberships.items() if r == Role.COORDINATOR)
+
+    @cached_property
+    def agent_restricted_to(self) -> frozenset[int] | None:
+        """None when the agent sees every organisation; else the organisations allowed."""
+        from aftercare.tenancy.models import AgentRestriction
+
+        ids = AgentRestriction.objects.filter(user=self.user).values_list(
+            "organisation_id", flat=True
+        )
+        ids = frozenset(ids)
+        return ids or None
+
+    @cached_property
+    def organisation_scope(self) -> list[int] | None:
+        """The value for django-scopes' ``organisation`` dimension.
+
+        ``None`` means every organisation (an unrestricted agent); a list means exactly
+        those (possibly none, which makes every tenant query empty).
+        """
+        if self.is_agent:
+            restricted = self.agent_restricted_to
+            return None if restricted is None else sorted(restricted)
+        return sorted(self.memberships)
+
+    def has(self, perm: str) -> bool:
+        return perm in self.perms
+
+    def ticket_roles(self, ticket: Any) -> frozenset[str]:
+        """The roles this user acts in on one ticket (for the workflow table)."""
+        roles = set(self.staff_roles) if self.is_agent else set()
+        member_role = self.memberships.get(ticket.organisation_id)
+        if member_role == Role.COORDINATOR:
+            roles.update({Role.COORDINATOR, Role.CUSTOMER})
+        elif member_role == Role.CUSTOMER and ticket.reporter_id == self.user.pk:
+            roles.add(Role.CUSTOMER)
+        return frozenset(roles)

@@ -1,0 +1,298 @@
+"""Requests (tickets), their conversation, attachments and audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from aftercare.tenancy.models import Contract, Organisation, System
+
+
+class Status(models.TextChoices):
+    BACKLOG = "backlog", _("Backlog")
+    SPRINT = "sprint", _("Sprint")
+    IN_PROGRESS = "in_progress", _("In progress")
+    WAITING = "waiting", _("Waiting for customer")
+    DONE = "done", _("Done")
+    RELEASED = "released", _("Released")
+    ARCHIVED = "archived", _("Archived")
+    REJECTED = "rejected", _("Rejected")
+
+
+OPEN_STATUSES = (Status.BACKLOG, Status.SPRINT, Status.IN_PROGRESS, Status.WAITING, Status.DONE)
+CLOSED_STATUSES = (Status.ARCHIVED, Status.REJECTED)
+
+
+class Category(models.TextChoices):
+    INCIDENT = "incident", _("Incident")
+    PROBLEM = "problem", _("Problem")
+    CONSULTATION = "consultation", _("Consultation")
+    CHANGE = "change", _("Change / development request")
+    DOCUMENTATION = "documentation", _("Documentation request")
+    IMPROVEMENT = "improvement", _("Improvement suggestion")
+
+
+class Priority(models.IntegerChoices):
+    """Lower number = more urgent, so ascending order sorts the urgent first."""
+
+    CRITICAL = 1, _("Critical")
+    HIGH = 2, _("High")
+    NORMAL = 3, _("Normal")
+    LOW = 4, _("Low")
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", _("Portal")
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone")
+    MESSENGER = "messenger", _("Messenger")
+    API = "api", _("API")
+
+
+class Level(models.IntegerChoices):
+    L1 = 1, _("L1 (operator)")
+    L2 = 2, _("L2 (consultant)")
+
+
+class TicketSequence(models.Model):
+    """The last number handed out per prefix and year (see ``numbering``)."""
+
+    prefix = models.CharField(max_length=16)
+    year = models.PositiveIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="unique_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.year}: {self.last}"
+
+
+class TicketQuerySet(models.QuerySet):
+    def open(self) -> TicketQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def closed(self) -> TicketQuerySet:
+        return self.filter(status__in=CLOSED_STATUSES)
+
+
+class Ticket(models.Model):
+    number = models.CharField(_("number"), max_length=32, unique=True, editable=False)
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name=_("organisation"),
+    )
+    contract = models.ForeignKey(
+        Contract,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        verbose_name=_("contract"),
+    )
+    system = models.ForeignKey(
+        System,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        verbose_name=_("system"),
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reported_tickets",
+        verbose_name=_("reporter"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("registered by"),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+        verbose_name=_("assignee"),
+    )
+    level = models.PositiveSmallIntegerField(
+        _("support level"), choices=Level.choices, default=Level.L1
+    )
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    customer_priority = models.PositiveSmallIntegerField(
+        _("priority requested"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    priority_reason = models.TextField(_("reason for priority change"), blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.BACKLOG
+    )
+    status_before_waiting = models.CharField(max_length=16, blank=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=250)
+    description = models.TextField(_("description"))
+    conditions = models.TextField(
+        _("conditions"),
+        blank=True,
+        help_text=_("In which conditions the problem appears: steps, data, environment."),
+    )
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
+    released_at = models.DateTimeField(_("released"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    objects = ScopedManager(
+        organisation="organisation", _manager_class=models.Manager.from_queryset(TicketQuerySet)
+    )
+
+    class Meta:
+        verbose_name = _("request")
+        verbose_name_plural = _("requests")
+        permissions = [
+            ("view_all_tickets", "Can see every ticket of the organisations in reach"),
+            ("view_internal_note", "Can read internal notes"),
+            ("add_internal_note", "Can write internal notes"),
+            ("open_ticket_on_behalf", "Can register a request on behalf of a caller"),
+            ("triage_ticket", "Can classify requests"),
+            ("reprioritise_ticket", "Can change the priority of requests"),
+            ("assign_ticket", "Can assign requests"),
+            ("escalate_ticket", "Can escalate requests from L1 to L2"),
+            ("view_reports", "Can see reports"),
+        ]
+        indexes = [
+            # The queue's common filters, each followed by the default sort key.
+            models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_upd"),
+            models.Index(
+                fields=["organisation", "status", "-updated_at"], name="ticket_org_status"
+            ),
+            models.Index(fields=["assignee", "status", "-updated_at"], name="ticket_assignee"),
+            models.Index(fields=["reporter", "-updated_at"], name="ticket_reporter"),
+            models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            models.Index(fields=["priority", "-updated_at", "-id"], name="ticket_priority"),
+            models.Index(fields=["status", "released_at"], name="ticket_released"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def priority_changed(self) -> bool:
+        return self.priority != self.customer_priority
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", _("Public reply")
+        INTERNAL = "internal", _("Internal note")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PUBLIC)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind == self.Kind.INTERNAL
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Never the uploaded name on disk: it is user input. The name is kept in the row.
+    suffix = PurePath(filename).suffix.lower()[:16]
+    today = timezone.now()
+    return f"attachments/{today:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    name = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    is_internal = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    """The audit trail: one row per change, written by the service that made it."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64)
+    field = models.CharField(max_length=64, blank=True)
+    old = models.TextField(blank=True)
+    new = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    is_internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["ticket", "created_at"], name="event_ticket"),
+            models.Index(fields=["action", "created_at"], name="event_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.field}".strip()

@@ -1,0 +1,520 @@
+"""Operations on requests. Every change goes through here and leaves an ``Event``.
+
+Views, the API, mail intake and commands call these functions; none of them writes a
+ticket field directly. Each function runs in one transaction, re-reads the ticket under a
+row lock, checks the caller's right against the workflow table or permissions, and writes
+the change and its audit rows together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftercare.accounts.models import User
+from aftercare.accounts.roles import PermSet, Role
+from aftercare.desk import workflow
+from aftercare.desk.attachments import content_type_for, safe_name, validate_uploads
+from aftercare.desk.models import (
+    Attachment,
+    Category,
+    Channel,
+    Event,
+    Level,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+)
+from aftercare.desk.numbering import allocate_number
+from aftercare.tenancy.models import Contract, Organisation, System
+
+log = logging.getLogger(__name__)
+
+
+class ConflictError(Exception):
+    """The ticket changed since the user loaded it; their change was not applied."""
+
+
+def _event(
+    ticket: Ticket,
+    actor: User | None,
+    action: str,
+    *,
+    field: str = "",
+    old="",
+    new="",
+    note: str = "",
+    internal: bool = False,
+    at=None,
+) -> Event:
+    return Event.objects.create(
+        ticket=ticket,
+        organisation_id=ticket.organisation_id,
+        actor=actor,
+        action=action,
+        field=field,
+        old="" if old is None else str(old),
+        new="" if new is None else str(new),
+        note=note,
+        is_internal=internal,
+        created_at=at or timezone.now(),
+    )
+
+
+def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
+    fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if expected_version is not None and fresh.version != expected_version:
+        raise ConflictError(
+            _(
+                "%(number)s was changed by someone else while you were editing it. "
+                "Reload the page to see their change, then try again."
+            )
+            % {"number": fresh.number}
+        )
+    return fresh
+
+
+def _touch(ticket: Ticket, fields: list[str], at=None) -> None:
+    ticket.updated_at = at or timezone.now()
+    ticket.version += 1
+    ticket.save(update_fields=[*fields, "updated_at", "version"])
+
+
+def _store_attachments(
+    ticket: Ticket,
+    message: Message | None,
+    uploads: Iterable[UploadedFile],
+    actor: User | None,
+    internal: bool,
+) -> list[Attachment]:
+    """Store files; on any failure delete what was written so nothing half-made remains."""
+    stored: list[Attachment] = []
+    try:
+        for upload in uploads:
+            name = safe_name(upload.name or "")
+            att = Attachment(
+                ticket=ticket,
+                message=message,
+                organisation_id=ticket.organisation_id,
+                name=name,
+                content_type=content_type_for(name),
+                size=upload.size or 0,
+                is_internal=internal,
+                uploaded_by=actor,
+            )
+            att.file.save(name, upload, save=False)
+            stored.append(att)
+            att.save()
+    except Exception:
+        for att in stored:
+            att.file.delete(save=False)
+        raise
+    return stored
+
+
+def _customer_may_file_for(actor_permset: PermSet, organisation: Organisation) -> bool:
+    return organisation.pk in actor_permset.memberships
+
+
+@transaction.atomic
+def open_ticket(
+    *,
+    actor: User,
+    organisation: Organisation,
+    subject: str,
+    description: str,
+    category: str,
+    priority: int = Priority.NORMAL,
+    channel: str = Channel.PORTAL,
+    reporter: User | None = None,
+    system: System | None = None,
+    conditions: str = "",
+    attachments: Iterable[UploadedFile] = (),
+    created_at=None,
+) -> Ticket:
+    """Register a request. ``actor`` files it; ``reporter`` is the customer it is for.
+
+    A customer files for themself in an organisation they belong to; an agent with
+    ``open_ticket_on_behalf`` may file for any member of an organisation in reach.
+    """
+    permset = PermSet(actor)
+    reporter = reporter or actor
+    on_behalf = reporter.pk != actor.pk or channel in (Channel.PHONE, Channel.MESSENGER)
+    if permset.is_agent:
+        if on_behalf and not permset.has("desk.open_ticket_on_behalf"):
+            raise PermissionDenied(_("You may not register requests on behalf of customers."))
+    elif not _customer_may_file_for(permset, organisation) or reporter.pk != actor.pk:
+        raise PermissionDenied(_("You may not file requests for this organisation."))
+    if not permset.is_agent and channel not in (Channel.PORTAL, Channel.API, Channel.EMAIL):
+        raise PermissionDenied(_("Only the service desk registers phone and messenger requests."))
+    if (
+        reporter.pk != actor.pk
+        and not reporter.memberships.filter(organisation=organisation).exists()
+    ):
+        raise ValidationError({"reporter": _("The caller is not a member of this organisation.")})
+    if system is not None and system.organisation_id != organisation.pk:
+        raise ValidationError({"system": _("This system belongs to another organisation.")})
+    if category not in Category.values:
+        raise ValidationError({"category": _("Choose a category.")})
+    if int(priority) not in Priority.values:
+        raise ValidationError({"priority": _("Choose a priority.")})
+    subject = subject.strip()
+    if not subject:
+        raise ValidationError({"subject": _("A subject is required.")})
+    if not description.strip():
+        raise ValidationError({"description": _("Please describe the request.")})
+    uploads = list(attachments)
+    validate_uploads(uploads)
+
+    now = created_at or timezone.now()
+    contract = (
+        Contract.objects.filter(organisation=organisation, starts_on__lte=now.date())
+        .exclude(ends_on__lt=now.date())
+        .order_by("-starts_on")
+        .first()
+    )
+    ticket = Ticket.objects.create(
+        number=allocate_number(now),
+        organisation=organisation,
+        contract=contract,
+        system=system,
+        reporter=reporter,
+        created_by=actor,
+        category=category,
+        customer_priority=int(priority),
+        priority=int(priority),
+        channel=channel,
+        subject=subject[:250],
+        description=description,
+        conditions=conditions,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )
+    message = Message.objects.create(
+        ticket=ticket,
+        organisation=organisation,
+        author=reporter,
+        body=description,
+        channel=channel,
+        created_at=now,
+    )
+    _store_attachments(ticket, message, uploads, actor, internal=False)
+    _event(
+        ticket,
+        actor,
+        "desk.ticket.created",
+        new=ticket.number,
+        at=now,
+        note=_("on behalf of %(name)s") % {"name": reporter.display_name} if on_behalf else "",
+    )
+    return ticket
+
+
+@transaction.atomic
+def reply(
+    *,
+    ticket: Ticket,
+    actor: User,
+    body: str,
+    internal: bool = False,
+    channel: str = Channel.PORTAL,
+    attachments: Iterable[UploadedFile] = (),
+) -> Message:
+    """Add a public reply or an internal note.
+
+    A customer's reply to a request waiting for them moves it back to where it was, so the
+    SLA clock resumes without anyone having to remember to do it.
+    """
+    permset = PermSet(actor)
+    ticket = _lock(ticket)
+    if internal and not permset.has("desk.add_internal_note"):
+        raise PermissionDenied(_("You may not write internal notes."))
+    roles = permset.ticket_roles(ticket)
+    if not roles:
+        raise PermissionDenied(_("You may not reply to this request."))
+    if ticket.status in (Status.ARCHIVED,) and not permset.is_agent:
+        raise ValidationError(_("This request is archived; please file a new one."))
+    if not body.strip():
+        raise ValidationError({"body": _("The message is empty.")})
+    uploads = list(attachments)
+    validate_uploads(uploads)
+    now = timezone.now()
+    message = Message.objects.create(
+        ticket=ticket,
+        organisation_id=ticket.organisation_id,
+        author=actor,
+        body=body,
+        kind=Message.Kind.INTERNAL if internal else Message.Kind.PUBLIC,
+        channel=channel,
+        created_at=now,
+    )
+    _store_attachments(ticket, message, uploads, actor, internal=internal)
+    _event(
+        ticket,
+        actor,
+        "desk.note.added" if internal else "desk.reply.added",
+        internal=internal,
+        at=now,
+    )
+    fields: list[str] = []
+    customer_side = not permset.is_agent
+    if customer_side and not internal and ticket.status == Status.WAITING:
+        back = ticket.status_before_waiting or Status.BACKLOG
+        _apply_transition(
+            ticket,
+            None,
+            back,
+            frozenset({workflow.SYSTEM}),
+            note=_("The customer replied."),
+            at=now,
+        )
+        return message
+    _touch(ticket, fields, at=now)
+    return message
+
+
+def _apply_transition(
+    ticket: Ticket,
+    actor: User | None,
+    target: str,
+    roles: frozenset[str],
+    *,
+    reason: str = "",
+    note: str = "",
+    at=None,
+) -> workflow.Rule:
+    rule = workflow.check(ticket.status, target, roles, reason)
+    now = at or timezone.now()
+    old = ticket.status
+    fields = ["status", "status_changed_at"]
+    if target == Status.WAITING:
+        ticket.status_before_waiting = old
+        fields.append("status_before_waiting")
+    if target == Status.REJECTED:
+        ticket.rejection_reason = reason
+        fields.append("rejection_reason")
+    if target == Status.RELEASED:
+        ticket.released_at = now
+        fields.append("released_at")
+    if target in (Status.ARCHIVED, Status.REJECTED):
+        ticket.closed_at = now
+        fields.append("closed_at")
+    elif old in (Status.ARCHIVED, Status.REJECTED, Status.RELEASED):
+        ticket.closed_at = None
+        ticket.released_at = None if target != Status.RELEASED else ticket.released_at
+        fields += ["closed_at", "released_at"]
+    ticket.status = target
+    ticket.status_changed_at = now
+    _touch(ticket, fields, at=now)
+    _event(
+        ticket,
+        actor,
+        "desk.ticket.status_changed",
+        field="status",
+        old=old,
+        new=target,
+        note=reason or note,
+        at=now,
+    )
+    return rule
+
+
+@transaction.atomic
+def transition(
+    *,
+    ticket: Ticket,
+    actor: User,
+    target: str,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Ticket:
+    """Move a request to ``target`` if the workflow table allows it for this user."""
+    ticket = _lock(ticket, expected_version)
+    roles = PermSet(actor).ticket_roles(ticket)
+    if not roles:
+        raise PermissionDenied(_("You may not change this request."))
+    _apply_transition(ticket, actor, target, roles, reason=reason.strip())
+    return ticket
+
+
+@transaction.atomic
+def assign(
+    *, ticket: Ticket, actor: User, assignee: User | None, expected_version: int | None = None
+) -> Ticket:
+    permset = PermSet(actor)
+    if not permset.has("desk.assign_ticket"):
+        raise PermissionDenied(_("You may not assign requests."))
+    if assignee is not None and not PermSet(assignee).is_agent:
+        raise ValidationError({"assignee": _("Requests can only be assigned to staff.")})
+    ticket = _lock(ticket, expected_version)
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return ticket
+    old = ticket.assignee
+    ticket.assignee = assignee
+    _touch(ticket, ["assignee"])
+    _event(
+        ticket,
+        actor,
+        "desk.ticket.assigned",
+        field="assignee",
+        old=old.display_name if old else "",
+        new=assignee.display_name if assignee else "",
+    )
+    return ticket
+
+
+@transaction.atomic
+def escalate(
+    *,
+    ticket: Ticket,
+    actor: User,
+    note: str = "",
+    assignee: User | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Hand a request from L1 to L2 (optionally to a named consultant)."""
+    if not PermSet(actor).has("desk.escalate_ticket"):
+        raise PermissionDenied(_("You may not escalate requests."))
+    ticket = _lock(ticket, expected_version)
+    if ticket.level == Level.L2:
+        raise ValidationError(_("This request is already at L2."))
+    if not ticket.is_open:
+        raise ValidationError(_("Only open requests can be escalated."))
+    if assignee is not None and Role.CONSULTANT not in PermSet(assignee).staff_roles:
+        raise ValidationError({"assignee": _("Choose an L2 consultant.")})
+    ticket.level = Level.L2
+    fields = ["level"]
+    old_assignee = ticket.assignee
+    if assignee is not None:
+        ticket.assignee = assignee
+        fields.append("assignee")
+    _touch(ticket, fields)
+    _event(
+        ticket,
+        actor,
+        "desk.ticket.escalated",
+        field="level",
+        old=Level.L1,
+        new=Level.L2,
+        note=note,
+        internal=False,
+    )
+    if assignee is not None and assignee != old_assignee:
+        _event(
+            ticket,
+            actor,
+            "desk.ticket.assigned",
+            field="assignee",
+            old=old_assignee.display_name if old_assignee else "",
+            new=assignee.display_name,
+        )
+    return ticket
+
+
+@transaction.atomic
+def reprioritise(
+    *, ticket: Ticket, actor: User, priority: int, reason: str, expected_version: int | None = None
+) -> Ticket:
+    """The operator's priority; the customer's requested priority is kept beside it."""
+    if not PermSet(actor).has("desk.reprioritise_ticket"):
+        raise PermissionDenied(_("You may not change the priority."))
+    if int(priority) not in Priority.values:
+        raise ValidationError({"priority": _("Choose a priority.")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Please give a reason for the new priority.")})
+    ticket = _lock(ticket, expected_version)
+    if ticket.priority == int(priority):
+        return ticket
+    old = ticket.priority
+    ticket.priority = int(priority)
+    ticket.priority_reason = reason.strip()
+    _touch(ticket, ["priority", "priority_reason"])
+    _event(
+        ticket,
+        actor,
+        "desk.ticket.reprioritised",
+        field="priority",
+        old=old,
+        new=ticket.priority,
+        note=reason.strip(),
+    )
+    return ticket
+
+
+@transaction.atomic
+def classify(
+    *,
+    ticket: Ticket,
+    actor: User,
+    category: str | None = None,
+    system: System | None = None,
+    subject: str | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """L1 triage: correct the category, the system or the subject."""
+    if not PermSet(actor).has("desk.triage_ticket"):
+        raise PermissionDenied(_("You may not classify requests."))
+    ticket = _lock(ticket, expected_version)
+    changes: list[tuple[str, object, object]] = []
+    if category is not None and category != ticket.category:
+        if category not in Category.values:
+            raise ValidationError({"category": _("Choose a category.")})
+        changes.append(("category", ticket.category, category))
+        ticket.category = category
+    if system is not None and system.pk != ticket.system_id:
+        if system.organisation_id != ticket.organisation_id:
+            raise ValidationError({"system": _("This system belongs to another organisation.")})
+        changes.append(("system", ticket.system or "", system))
+        ticket.system = system
+    if subject is not None and subject.strip() and subject.strip() != ticket.subject:
+        changes.append(("subject", ticket.subject, subject.strip()[:250]))
+        ticket.subject = subject.strip()[:250]
+    if not changes:
+        return ticket
+    _touch(ticket, [name for name, _o, _n in changes])
+    for name, old, new in changes:
+        _event(ticket, actor, "desk.ticket.updated", field=name, old=old, new=new)
+    return ticket
+
+
+def archive_released(*, now=None, days: int | None = None) -> list[str]:
+    """Archive requests Released more than ``days`` calendar days ago (default setting).
+
+    Calendar days, as the support regulation says; each ticket is archived in its own
+    transaction so one failure does not hold back the rest, and running it twice archives
+    nothing twice (the second run finds them no longer Released).
+    """
+    now = now or timezone.now()
+    days = settings.AFTERCARE_ARCHIVE_AFTER_DAYS if days is None else days
+    cutoff = now - timedelta(days=days)
+    due = list(
+        Ticket.objects.filter(status=Status.RELEASED, released_at__lte=cutoff)
+        .order_by("released_at")
+        .values_list("pk", flat=True)
+    )
+    archived = []
+    for pk in due:
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().get(pk=pk)
+            if ticket.status != Status.RELEASED:
+                continue
+            _apply_transition(
+                ticket,
+                None,
+                Status.ARCHIVED,
+                frozenset({workflow.SYSTEM}),
+                at=now,
+                note=_("Archived automatically %(days)d days after release.") % {"days": days},
+            )
+            archived.append(ticket.number)
+    return archived

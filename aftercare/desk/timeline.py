@@ -1,0 +1,93 @@
+"""The request's timeline: messages and audit events in one list, oldest first.
+
+Three queries whatever the length (messages, events, attachments), then a merge in
+Python; event values are stored as codes and rendered here in the reader's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+
+from aftercare.accounts.roles import PermSet
+from aftercare.desk.models import Category, Event, Level, Message, Priority, Status, Ticket
+from aftercare.desk.querysets import visible_attachments, visible_events, visible_messages
+
+FIELD_LABELS = {
+    "status": lambda: _("Status"),
+    "priority": lambda: _("Priority"),
+    "assignee": lambda: _("Assignee"),
+    "level": lambda: _("Support level"),
+    "category": lambda: _("Category"),
+    "system": lambda: _("System"),
+    "subject": lambda: _("Subject"),
+}
+CHOICES = {"status": Status, "priority": Priority, "level": Level, "category": Category}
+
+
+def _label(field_name: str, value: str) -> str:
+    enum = CHOICES.get(field_name)
+    if enum is None or value == "":
+        return value
+    try:
+        return str(enum(int(value) if enum in (Priority, Level) else value).label)
+    except ValueError:
+        return value
+
+
+ACTION_TEXT = {
+    "desk.ticket.created": lambda: _("registered the request"),
+    "desk.ticket.status_changed": lambda: _("changed the status"),
+    "desk.ticket.assigned": lambda: _("changed the assignee"),
+    "desk.ticket.escalated": lambda: _("escalated to L2"),
+    "desk.ticket.reprioritised": lambda: _("changed the priority"),
+    "desk.ticket.updated": lambda: _("updated the request"),
+    "desk.reply.added": lambda: _("replied"),
+    "desk.note.added": lambda: _("added an internal note"),
+}
+
+
+@dataclass
+class Entry:
+    kind: str  # "message" or "event"
+    at: datetime
+    obj: Message | Event
+    attachments: list = field(default_factory=list)
+    text: str = ""
+    field_label: str = ""
+    old: str = ""
+    new: str = ""
+
+
+def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
+    files_by_message: dict[int | None, list] = {}
+    for att in visible_attachments(permset, ticket):
+        files_by_message.setdefault(att.message_id, []).append(att)
+    entries = [
+        Entry("message", m.created_at, m, attachments=files_by_message.get(m.pk, []))
+        for m in visible_messages(permset, ticket)
+    ]
+    for ev in visible_events(permset, ticket):
+        if ev.action in ("desk.reply.added", "desk.note.added"):
+            continue  # the message itself is on the timeline
+        text = ACTION_TEXT.get(ev.action, lambda a=ev.action: a)()
+        label = FIELD_LABELS.get(ev.field, lambda f=ev.field: f)()
+        entries.append(
+            Entry(
+                "event",
+                ev.created_at,
+                ev,
+                text=text,
+                field_label=label,
+                old=_label(ev.field, ev.old),
+                new=_label(ev.field, ev.new),
+            )
+        )
+    loose = files_by_message.get(None, [])
+    if loose and entries:
+        entries[0].attachments = [*entries[0].attachments, *loose]
+    # Stable: a message and the event it caused keep their written order.
+    entries.sort(key=lambda e: (e.at, 0 if e.kind == "message" else 1))
+    return entries

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from aftercare.portal import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.request_list, name="list"),
+    path("new/", views.request_new, name="new"),
+    path("requests/<str:number>/", views.request_detail, name="detail"),
+]

@@ -1,0 +1,200 @@
+"""Customer pages: my requests, file a request, follow it, accept or reopen."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from aftercare.desk import services, workflow
+from aftercare.desk.forms import ReplyForm, RequestForm, TransitionForm
+from aftercare.desk.models import CLOSED_STATUSES, OPEN_STATUSES, Channel, Status
+from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
+from aftercare.desk.timeline import build_timeline
+from aftercare.lib.keyset import paginate
+from aftercare.tenancy.models import System
+from aftercare.tenancy.querysets import visible_organisations
+
+
+def customer_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.permset.is_agent:
+            # Staff work in the console; send them to the same place there.
+            if "number" in kwargs:
+                return redirect("console:ticket", number=kwargs["number"])
+            return redirect("console:queue")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+STATUS_TABS = {
+    "open": (gettext_lazy("Open"), [*OPEN_STATUSES, Status.RELEASED]),
+    "closed": (gettext_lazy("Closed"), list(CLOSED_STATUSES)),
+    "all": (gettext_lazy("All"), None),
+}
+
+
+@customer_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    tab = request.GET.get("tab", "open")
+    if tab not in STATUS_TABS:
+        tab = "open"
+    qs = visible_tickets(request.permset).select_related("organisation", "reporter")
+    statuses = STATUS_TABS[tab][1]
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    page = paginate(
+        qs,
+        "updated_at",
+        descending=True,
+        size=settings.AFTERCARE_QUEUE_PAGE_SIZE,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+    )
+    return render(
+        request,
+        "portal/list.html",
+        {
+            "page": page,
+            "tab": tab,
+            "tabs": [(k, v[0]) for k, v in STATUS_TABS.items()],
+            "is_coordinator": bool(request.permset.coordinator_of),
+            "many_orgs": len(request.permset.memberships) > 1,
+        },
+    )
+
+
+class PortalRequestForm(RequestForm):
+    organisation = forms.TypedChoiceField(label=gettext_lazy("Organisation"), coerce=int)
+    field_order = ["organisation"]
+
+
+@customer_required
+def request_new(request: HttpRequest) -> HttpResponse:
+    organisations = list(visible_organisations(request.permset).filter(is_active=True))
+    if not organisations:
+        raise PermissionDenied(_("Your account is not linked to a customer organisation."))
+    form = PortalRequestForm(
+        request.POST or None, request.FILES or None, initial={"organisation": organisations[0].pk}
+    )
+    form.fields["organisation"].choices = [(o.pk, o.name) for o in organisations]
+    if len(organisations) == 1:
+        form.fields["organisation"].widget = forms.HiddenInput()
+    systems = list(
+        System.objects.filter(organisation__in=organisations).select_related("organisation")
+    )
+    form.fields["system"].choices = [
+        ("", _("— not sure —")),
+        *(
+            (s.pk, f"{s.organisation.name} — {s}" if len(organisations) > 1 else str(s))
+            for s in systems
+        ),
+    ]
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        org = next(o for o in organisations if o.pk == data["organisation"])
+        system = next((s for s in systems if str(s.pk) == data["system"]), None)
+        try:
+            ticket = services.open_ticket(
+                actor=request.user,
+                organisation=org,
+                subject=data["subject"],
+                description=data["description"],
+                conditions=data["conditions"],
+                category=data["category"],
+                priority=data["priority"],
+                system=system,
+                channel=Channel.PORTAL,
+                attachments=data["files"],
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                form.add_error(None, exc.messages)
+        else:
+            messages.success(
+                request,
+                _("Thank you. Your request %(number)s was registered.") % {"number": ticket.number},
+            )
+            return redirect("portal:detail", number=ticket.number)
+    return render(
+        request, "portal/new.html", {"form": form}, status=400 if request.method == "POST" else 200
+    )
+
+
+@customer_required
+def request_detail(request: HttpRequest, number: str) -> HttpResponse:
+    permset = request.permset
+    ticket = get_ticket_for_user(permset, number, lookup="number")
+    rules = workflow.allowed_transitions(ticket.status, permset.ticket_roles(ticket))
+    reply_form = ReplyForm()
+    transition_form = TransitionForm(rules=rules, initial={"version": ticket.version})
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "reply":
+                reply_form = ReplyForm(request.POST, request.FILES)
+                if reply_form.is_valid():
+                    services.reply(
+                        ticket=ticket,
+                        actor=request.user,
+                        body=reply_form.cleaned_data["body"],
+                        internal=False,
+                        attachments=reply_form.cleaned_data["files"],
+                    )
+                    messages.success(request, _("Your message was sent."))
+                    return redirect("portal:detail", number=ticket.number)
+            elif action == "transition":
+                transition_form = TransitionForm(request.POST, rules=rules)
+                if transition_form.is_valid():
+                    data = transition_form.cleaned_data
+                    services.transition(
+                        ticket=ticket,
+                        actor=request.user,
+                        target=data["target"],
+                        reason=data["reason"],
+                        expected_version=data.get("version"),
+                    )
+                    messages.success(request, _("Thank you, your decision was recorded."))
+                    return redirect("portal:detail", number=ticket.number)
+                messages.error(request, _("That action is not available for this request."))
+            else:
+                messages.error(request, _("Unknown action."))
+        except workflow.TransitionError as exc:
+            transition_form.add_error(None, exc.message)
+        except services.ConflictError as exc:
+            transition_form.add_error(None, str(exc))
+        except ValidationError as exc:
+            target = reply_form if action == "reply" else transition_form
+            target.add_error(None, exc.messages)
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        status = 400
+        ticket.refresh_from_db()
+    return render(
+        request,
+        "portal/detail.html",
+        {
+            "ticket": ticket,
+            "timeline": build_timeline(permset, ticket),
+            "rules": rules,
+            "reply_form": reply_form,
+            "transition_form": transition_form,
+            "can_reply": ticket.status != Status.ARCHIVED,
+        },
+        status=status,
+    )
