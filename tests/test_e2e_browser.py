@@ -1,0 +1,217 @@
+"""End to end in a real browser: a request's whole life, from the portal to "Archived".
+
+A customer files a request with an attachment, L1 plans it into the sprint on the board
+and escalates it to a named L2 consultant, the consultant works it through to "Released"
+and replies, and the customer accepts the result and downloads the attachment again.
+
+Runs Debian's headless Chromium (``/usr/bin/chromium``) through Playwright's sync API
+against pytest-django's live server; it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from aftercare.accounts.roles import Role
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "pw-for-tests-123"  # UserFactory's password
+TIMEOUT_MS = 10_000
+
+pytestmark = pytest.mark.browser
+
+
+def _png(width: int = 4, height: int = 3) -> bytes:
+    """A small but real PNG (RGB, one colour), so the signature and the bytes are genuine."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + b"\x2a\x7f\xd4" * width
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Headless Chromium for one test; skipped locally (failed in CI) when it is missing."""
+    if not CHROMIUM.exists():
+        from conftest import require_service
+
+        require_service("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
+    # test itself makes (set-up, checks, the flush afterwards) would otherwise be refused.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        sync_api.expect.set_options(timeout=TIMEOUT_MS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _sign_in(browser, base_url: str, username: str):
+    """A fresh browser context (its own cookies) signed in through the login page."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=base_url, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return context, page
+
+
+def test_request_lifecycle_in_the_browser(transactional_db, live_server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from aftercare.desk.models import Attachment, Level, Status, Ticket
+    from aftercare.tenancy.tests.factories import (
+        OrganisationFactory,
+        SystemFactory,
+        customer,
+        staff,
+    )
+
+    org = OrganisationFactory(name="Alpha Foods", code="alpha")
+    system = SystemFactory(organisation=org, name="Warehouse ERP", version="7.2")
+    customer(org, username="cara", first_name="Cara", last_name="Customer")
+    staff(Role.OPERATOR, username="otto", first_name="Otto", last_name="Operator")
+    staff(Role.CONSULTANT, username="cora", first_name="Cora", last_name="Consultant")
+    staff(Role.CONSULTANT, username="conrad", first_name="Conrad", last_name="Other")
+
+    png = _png()
+    upload = tmp_path / "stock-error.png"
+    upload.write_bytes(png)
+    base = live_server.url
+
+    # 1. The customer files a request with an attachment in the portal.
+    ctx, page = _sign_in(browser, base, "cara")
+    expect(page).to_have_url(re.compile(r"/portal/$"))
+    page.locator("nav.mainnav").get_by_role("link", name="New request").click()
+    expect(page.get_by_role("heading", name="New request")).to_be_visible()
+    form = page.locator("#request-form")
+    form.locator("#id_category").select_option("incident")
+    form.locator("#id_priority").select_option(label="High")
+    form.locator("#id_system").select_option(label=str(system))
+    form.locator("#id_subject").fill("Stock levels are wrong after import")
+    form.locator("#id_description").fill("After the nightly import the stock of item 42 is 0.")
+    form.locator("#id_conditions").fill("Warehouse B, import job 'nightly', since Monday.")
+    form.locator("#id_files").set_input_files(str(upload))
+    form.get_by_role("button", name="Submit request").click()
+
+    confirmation = page.locator(".messages .msg-success")
+    expect(confirmation).to_contain_text(re.compile(r"Your request \S+ was registered"))
+    number = page.locator("h1 .num").inner_text().strip()
+    assert number in confirmation.inner_text()
+    expect(page).to_have_url(re.compile(rf"/portal/requests/{re.escape(number)}/$"))
+    expect(page.locator("#ticket-status")).to_have_text("Backlog")
+
+    ticket = Ticket.objects.get(number=number)
+    assert (ticket.category, ticket.priority, ticket.system_id) == ("incident", 2, system.pk)
+    assert ticket.conditions.startswith("Warehouse B")
+    attachment = Attachment.objects.get(ticket=ticket)
+    assert attachment.name == "stock-error.png"
+    ctx.close()
+
+    # 2. L1 plans it into the sprint on the board, then escalates it to a named consultant.
+    ctx, page = _sign_in(browser, base, "otto")
+    page.goto("/console/board/")
+    card = page.locator(f"#col-backlog article.card[data-ticket='{number}']")
+    expect(card).to_be_visible()
+    card.locator("select[name=target]").select_option("sprint")
+    card.get_by_role("button", name="Move").click()
+    moved = page.locator(f"#col-sprint article.card[data-ticket='{number}']")
+    expect(moved).to_be_visible()
+    expect(page.locator(f"#col-backlog article.card[data-ticket='{number}']")).to_have_count(0)
+    page.screenshot(path="/tmp/e2e-board.png", full_page=True)
+
+    moved.get_by_role("link", name=number).click()
+    expect(page).to_have_url(re.compile(rf"/console/tickets/{re.escape(number)}/$"))
+    expect(page.locator("#ticket-status")).to_have_text("Sprint")
+    escalate = page.locator("#escalate-form")
+    escalate.locator("select[name=consultant]").select_option(label="Cora Consultant")
+    escalate.locator("textarea[name=note]").fill("Needs someone who knows the import job.")
+    escalate.get_by_role("button", name="Escalate to L2").click()
+    expect(page.locator(".messages")).to_contain_text("Escalated to L2.")
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("L2 (consultant)")
+    expect(facts).to_contain_text("Cora Consultant")
+    expect(page.locator("#escalate-form")).to_have_count(0)
+    ticket.refresh_from_db()
+    assert ticket.level == Level.L2
+    assert ticket.assignee.username == "cora"
+    ctx.close()
+
+    # 3. The consultant works it through to "Released" and replies to the customer.
+    ctx, page = _sign_in(browser, base, "cora")
+    page.goto(f"/console/tickets/{number}/")
+    link = page.locator("#timeline .attachments a", has_text="stock-error.png")
+    expect(link).to_have_attribute("href", f"/files/attachments/{attachment.pk}/")
+    workflow = page.locator("#transition-form")
+    for target, label in (
+        ("in_progress", "In progress"),
+        ("done", "Done"),
+        ("released", "Released"),
+    ):
+        workflow.locator("select[name=target]").select_option(target)
+        workflow.get_by_role("button", name="Apply").click()
+        expect(page.locator("#ticket-status")).to_have_text(label)
+    reply_text = "Fixed the import mapping; stock of item 42 is correct again."
+    reply = page.locator("#reply-form")
+    reply.locator("textarea[name=body]").fill(reply_text)
+    expect(reply.locator("input[name=internal]")).not_to_be_checked()
+    reply.get_by_role("button", name="Send").click()
+    expect(page.locator(".messages")).to_contain_text("Reply sent.")
+    expect(page.locator("#timeline li.message", has_text=reply_text)).to_be_visible()
+    page.screenshot(path="/tmp/e2e-ticket.png", full_page=True)
+    ctx.close()
+
+    # 4. The customer reads the reply, accepts the result and downloads the file again.
+    ctx, page = _sign_in(browser, base, "cara")
+    page.locator("#requests").get_by_role("link", name=number).click()
+    expect(page).to_have_url(re.compile(rf"/portal/requests/{re.escape(number)}/$"))
+    expect(page.locator("#ticket-status")).to_have_text("Released")
+    public = page.locator("#timeline li.message:not(.internal)", has_text=reply_text)
+    expect(public).to_be_visible()
+    expect(public.locator(".meta")).to_contain_text("Cora Consultant")
+    decision = page.locator("#decision-form")
+    decision.locator("select[name=target]").select_option(label="Accept")
+    expect(decision.locator("[data-reason]")).to_be_hidden()
+    decision.get_by_role("button", name="Confirm").click()
+    expect(page.locator(".messages")).to_contain_text("your decision was recorded")
+    expect(page.locator("#ticket-status")).to_have_text("Archived")
+    expect(page.locator("#decision-form")).to_have_count(0)
+
+    with page.expect_download() as info:
+        page.locator("#timeline .attachments a", has_text="stock-error.png").click()
+    download = info.value
+    assert download.suggested_filename == "stock-error.png"
+    assert Path(download.path()).read_bytes() == png
+    ctx.close()
+
+    ticket.refresh_from_db()
+    assert ticket.status == Status.ARCHIVED
