@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "aftercare.accounts",
     "aftercare.tenancy",
     "aftercare.desk",
+    "aftercare.sla",
     "aftercare.console",
     "aftercare.portal",
 ]

@@ -156,6 +156,11 @@ class Ticket(models.Model):
     released_at = models.DateTimeField(_("released"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     version = models.PositiveIntegerField(default=1, editable=False)
+    # Kept by the SLA engine: the nearest deadline and warning instant of running clocks,
+    # and a summary state, so queues can filter and sort on them through an index.
+    sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sla_state = models.CharField(_("SLA state"), max_length=10, blank=True, editable=False)
 
     objects = ScopedManager(
         organisation="organisation", _manager_class=models.Manager.from_queryset(TicketQuerySet)
@@ -187,6 +192,7 @@ class Ticket(models.Model):
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
             models.Index(fields=["priority", "-updated_at", "-id"], name="ticket_priority"),
             models.Index(fields=["status", "released_at"], name="ticket_released"),
+            models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due"),
         ]
 
     def __str__(self) -> str:

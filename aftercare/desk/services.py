@@ -35,6 +35,7 @@ from aftercare.desk.models import (
     Ticket,
 )
 from aftercare.desk.numbering import allocate_number
+from aftercare.desk.signals import ticket_changed
 from aftercare.tenancy.models import Contract, Organisation, System
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _event(
     internal: bool = False,
     at=None,
 ) -> Event:
-    return Event.objects.create(
+    event = Event.objects.create(
         ticket=ticket,
         organisation_id=ticket.organisation_id,
         actor=actor,
@@ -68,6 +69,8 @@ def _event(
         is_internal=internal,
         created_at=at or timezone.now(),
     )
+    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+    return event
 
 
 def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
@@ -484,6 +487,19 @@ def classify(
     _touch(ticket, [name for name, _o, _n in changes])
     for name, old, new in changes:
         _event(ticket, actor, "desk.ticket.updated", field=name, old=old, new=new)
+    return ticket
+
+
+@transaction.atomic
+def acknowledge(*, ticket: Ticket, actor: User) -> Ticket:
+    """The desk confirms it has taken the request in (may count as first response)."""
+    if not PermSet(actor).is_agent:
+        raise PermissionDenied(_("Only the service desk acknowledges requests."))
+    ticket = _lock(ticket)
+    if Event.objects.filter(ticket=ticket, action="desk.ticket.acknowledged").exists():
+        return ticket
+    _touch(ticket, [])
+    _event(ticket, actor, "desk.ticket.acknowledged")
     return ticket
 
 

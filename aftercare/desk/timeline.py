@@ -39,6 +39,9 @@ def _label(field_name: str, value: str) -> str:
 
 ACTION_TEXT = {
     "desk.ticket.created": lambda: _("registered the request"),
+    "desk.ticket.acknowledged": lambda: _("acknowledged the request"),
+    "sla.warning": lambda: _("SLA warning"),
+    "sla.breached": lambda: _("SLA target missed"),
     "desk.ticket.status_changed": lambda: _("changed the status"),
     "desk.ticket.assigned": lambda: _("changed the assignee"),
     "desk.ticket.escalated": lambda: _("escalated to L2"),

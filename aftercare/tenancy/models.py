@@ -184,11 +184,14 @@ class Contract(models.Model):
         choices=SupportHours.choices,
         default=SupportHours.BUSINESS,
     )
-    sla_plan = models.CharField(
-        _("SLA plan"),
-        max_length=100,
+    sla_plan = models.ForeignKey(
+        "sla.SlaPlan",
+        null=True,
         blank=True,
-        help_text=_("Name of the SLA plan that applies to this contract's requests."),
+        on_delete=models.PROTECT,
+        related_name="contracts",
+        verbose_name=_("SLA plan"),
+        help_text=_("Empty: the default SLA plan applies to this contract's requests."),
     )
     notes = models.TextField(_("notes"), blank=True)
 

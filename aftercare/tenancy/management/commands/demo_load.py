@@ -13,6 +13,7 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import GROUP_NAMES, Role
 from aftercare.desk import services
 from aftercare.desk.models import Category, Channel, Priority, Status
+from aftercare.sla.models import SlaPlan
 from aftercare.tenancy.models import ContactPerson, Contract, Membership, Organisation, System
 from aftercare.tenancy.scoping import system_scope
 
@@ -94,7 +95,7 @@ class Command(BaseCommand):
                 organisation=org,
                 number=f"SUP-{code.upper()}-01",
                 starts_on=today - timedelta(days=400),
-                sla_plan="Standard",
+                sla_plan=SlaPlan.objects.filter(is_default=True).first(),
             )
             erp = System.objects.create(
                 organisation=org,

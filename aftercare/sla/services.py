@@ -1,0 +1,382 @@
+"""The SLA engine: which targets apply, clocks per request, pauses, warnings, breaches.
+
+All business-time arithmetic is delegated to ``calendar.BusinessCalendar`` (one function
+everywhere, glpi#10594). Clocks keep their pause intervals; deadlines are recomputed from
+them whenever the priority, category, contract or status changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftercare.accounts.models import User
+from aftercare.accounts.querysets import agents
+from aftercare.accounts.roles import GROUP_NAMES, PermSet, Role
+from aftercare.desk.models import Event, Level, Status, Ticket
+from aftercare.sla.calendar import ALWAYS_WEEK, BusinessCalendar, parse_hours
+from aftercare.sla.models import (
+    Calendar,
+    Metric,
+    Notification,
+    SlaClock,
+    SlaPause,
+    SlaPlan,
+    SlaTarget,
+)
+
+_cache: dict[tuple, BusinessCalendar] = {}
+_cache_lock = threading.Lock()
+
+
+def _build(calendar: Calendar) -> BusinessCalendar:
+    if calendar.around_the_clock:
+        return BusinessCalendar(calendar.time_zone, week=ALWAYS_WEEK)
+    off, working = set(), {}
+    for exc in calendar.exceptions.all():
+        if exc.kind == exc.Kind.OFF:
+            off.add(exc.day)
+        else:
+            s = (exc.starts.hour * 60 + exc.starts.minute) if exc.starts else 540
+            e = (exc.ends.hour * 60 + exc.ends.minute) if exc.ends else 1080
+            working[exc.day] = ((s, e),)
+    return BusinessCalendar(
+        calendar.time_zone,
+        week=parse_hours(calendar.hours or None),
+        country=calendar.country,
+        subdivision=calendar.subdivision,
+        days_off=frozenset(off),
+        extra_working=working,
+    )
+
+
+def business_calendar(
+    plan: SlaPlan | None, organisation, around_the_clock: bool = False
+) -> BusinessCalendar:
+    """The calendar a request's clocks run on, shared per process and rebuilt on change."""
+    if around_the_clock:
+        key: tuple = ("24x7",)
+        factory = lambda: BusinessCalendar("UTC", week=ALWAYS_WEEK)  # noqa: E731
+    elif plan is not None and plan.calendar_id:
+        cal = plan.calendar
+        key = ("cal", cal.pk, cal.updated_at)
+        factory = lambda: _build(cal)  # noqa: E731
+    else:
+        key = ("org", organisation.time_zone, organisation.country)
+        factory = lambda: BusinessCalendar(  # noqa: E731
+            organisation.time_zone, country=organisation.country
+        )
+    found = _cache.get(key)
+    if found is None:
+        with _cache_lock:
+            found = _cache.get(key) or factory()
+            _cache[key] = found
+    return found
+
+
+def plan_for(ticket: Ticket) -> SlaPlan | None:
+    if ticket.contract_id and ticket.contract.sla_plan_id:
+        return ticket.contract.sla_plan
+    return SlaPlan.objects.filter(is_default=True).order_by("pk").first()
+
+
+def target_for(plan: SlaPlan, ticket: Ticket) -> SlaTarget | None:
+    """The category-specific target for the priority, else the any-category one."""
+    rows = list(
+        SlaTarget.objects.filter(plan=plan, priority=ticket.priority).filter(
+            Q(category=ticket.category) | Q(category="")
+        )
+    )
+    rows.sort(key=lambda t: t.category == "")
+    return rows[0] if rows else None
+
+
+def _calendar_of(clock: SlaClock, ticket: Ticket) -> BusinessCalendar:
+    return business_calendar(clock.plan, ticket.organisation, clock.around_the_clock)
+
+
+def _paused_seconds(clock: SlaClock, cal: BusinessCalendar, now: datetime) -> int:
+    if clock.pk is None:
+        return 0
+    return sum(cal.seconds_between(p.started_at, p.ended_at or now) for p in clock.pauses.all())
+
+
+def elapsed_minutes(clock: SlaClock, ticket: Ticket, now: datetime | None = None) -> float:
+    """Business minutes consumed so far (excluding pauses)."""
+    now = now or timezone.now()
+    cal = _calendar_of(clock, ticket)
+    end = clock.stopped_at or now
+    return (cal.seconds_between(clock.started_at, end) - _paused_seconds(clock, cal, end)) / 60
+
+
+def remaining_minutes(clock: SlaClock, ticket: Ticket, now: datetime | None = None) -> float:
+    return clock.target_minutes - elapsed_minutes(clock, ticket, now)
+
+
+def _recompute(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
+    cal = _calendar_of(clock, ticket)
+    paused = _paused_seconds(clock, cal, now)
+    clock.paused_minutes = paused / 60
+    if clock.state == SlaClock.State.PAUSED or clock.stopped_at:
+        clock.deadline = None
+        clock.warn_at = None
+        return
+    target = clock.target_minutes * 60
+    clock.deadline = cal.add_seconds(clock.started_at, target + paused)
+    warn_share = (clock.plan.warn_percent if clock.plan else 75) / 100
+    clock.warn_at = cal.add_seconds(clock.started_at, int(target * warn_share) + paused)
+
+
+def _sync_ticket(ticket: Ticket, now: datetime) -> None:
+    clocks = list(SlaClock.objects.filter(ticket=ticket))
+    running = [c for c in clocks if c.state == SlaClock.State.RUNNING and c.deadline]
+    due = min((c.deadline for c in running), default=None)
+    warn = min((c.warn_at for c in running if c.warn_at), default=None)
+    if not clocks:
+        state = ""
+    elif any(c.breached_at for c in clocks if c.is_active) or (due and due <= now):
+        state = "breached"
+    elif running:
+        state = "warning" if warn and warn <= now else "ok"
+    elif any(c.state == SlaClock.State.PAUSED for c in clocks):
+        state = "paused"
+    else:
+        state = "breached" if any(c.state == SlaClock.State.BREACHED for c in clocks) else "met"
+    ticket.sla_due_at, ticket.sla_warn_at, ticket.sla_state = due, warn, state
+    Ticket.objects.filter(pk=ticket.pk).update(sla_due_at=due, sla_warn_at=warn, sla_state=state)
+
+
+def start(ticket: Ticket, now: datetime | None = None) -> list[SlaClock]:
+    now = now or ticket.created_at
+    plan = plan_for(ticket)
+    target = target_for(plan, ticket) if plan else None
+    if target is None:
+        return []
+    clocks = []
+    for metric, minutes in (
+        (Metric.FIRST_RESPONSE, target.first_response_minutes),
+        (Metric.RESOLUTION, target.resolution_minutes),
+    ):
+        clock = SlaClock(
+            ticket=ticket,
+            organisation_id=ticket.organisation_id,
+            metric=metric,
+            plan=plan,
+            target_minutes=minutes,
+            around_the_clock=target.around_the_clock,
+            started_at=now,
+        )
+        _recompute(clock, ticket, now)
+        clock.save()
+        clocks.append(clock)
+    _sync_ticket(ticket, now)
+    return clocks
+
+
+def recompute(ticket: Ticket, now: datetime | None = None) -> None:
+    """Priority, category or contract changed: new targets, same start and pauses."""
+    now = now or timezone.now()
+    plan = plan_for(ticket)
+    target = target_for(plan, ticket) if plan else None
+    for clock in SlaClock.objects.filter(ticket=ticket).select_related("plan"):
+        if not clock.is_active:
+            continue
+        if target is not None:
+            clock.plan = plan
+            clock.target_minutes = (
+                target.first_response_minutes
+                if clock.metric == Metric.FIRST_RESPONSE
+                else target.resolution_minutes
+            )
+            clock.around_the_clock = target.around_the_clock
+        _recompute(clock, ticket, now)
+        if clock.deadline and clock.deadline > now and clock.breached_at is None:
+            clock.warned_at = clock.warned_at if clock.warn_at and clock.warn_at <= now else None
+        clock.save()
+    _sync_ticket(ticket, now)
+
+
+def _stop(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
+    if clock.state == SlaClock.State.PAUSED:
+        clock.pauses.filter(ended_at__isnull=True).update(ended_at=now)
+        clock.paused_since = None
+    clock.stopped_at = now
+    clock.elapsed_minutes = elapsed_minutes(clock, ticket, now)
+    late = clock.elapsed_minutes > clock.target_minutes
+    clock.state = SlaClock.State.BREACHED if late else SlaClock.State.MET
+    if late and clock.breached_at is None:
+        clock.breached_at = now
+    _recompute(clock, ticket, now)
+    clock.save()
+
+
+def first_response(ticket: Ticket, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    for clock in SlaClock.objects.filter(
+        ticket=ticket, metric=Metric.FIRST_RESPONSE, stopped_at__isnull=True
+    ).select_related("plan"):
+        _stop(clock, ticket, now)
+    _sync_ticket(ticket, now)
+
+
+def status_changed(ticket: Ticket, old: str, new: str, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    clocks = list(SlaClock.objects.filter(ticket=ticket).select_related("plan"))
+    for clock in clocks:
+        plan = clock.plan
+        pausing = plan.pausing if plan else frozenset({Status.WAITING})
+        stopping = plan.stopping if plan else frozenset()
+        if clock.metric == Metric.FIRST_RESPONSE:
+            # Solving or rejecting the request answers it too.
+            if new in stopping and clock.stopped_at is None:
+                _stop(clock, ticket, now)
+            continue
+        if new in stopping:
+            if clock.stopped_at is None:
+                _stop(clock, ticket, now)
+            continue
+        if old in stopping and clock.stopped_at is not None:
+            # Reopened: the time it spent solved is not the desk's; count it as a pause.
+            SlaPause.objects.create(
+                clock=clock, started_at=clock.stopped_at, ended_at=now, reason="reopened"
+            )
+            clock.stopped_at = None
+            clock.elapsed_minutes = None
+            clock.state = SlaClock.State.RUNNING
+        if new in pausing and clock.state != SlaClock.State.PAUSED:
+            SlaPause.objects.create(clock=clock, started_at=now, reason=new)
+            clock.state = SlaClock.State.PAUSED
+            clock.paused_since = now
+        elif new not in pausing and clock.state == SlaClock.State.PAUSED:
+            clock.pauses.filter(ended_at__isnull=True).update(ended_at=now)
+            clock.state = SlaClock.State.RUNNING
+            clock.paused_since = None
+        _recompute(clock, ticket, now)
+        clock.save()
+    _sync_ticket(ticket, now)
+
+
+# -- the periodic check -------------------------------------------------------------------
+
+
+def _managers() -> list[User]:
+    return list(agents().filter(groups__name=GROUP_NAMES[Role.MANAGER]))
+
+
+def _notify(users, ticket: Ticket, clock: SlaClock, kind: str, now: datetime) -> int:
+    sent = 0
+    for user in {u.pk: u for u in users if u is not None}.values():
+        try:
+            with transaction.atomic():
+                Notification.objects.create(
+                    user=user, ticket=ticket, clock=clock, kind=kind, created_at=now
+                )
+            sent += 1
+        except IntegrityError:
+            pass  # already told: repeated or concurrent runs notify nobody twice
+    return sent
+
+
+def _event(ticket: Ticket, action: str, clock: SlaClock, now: datetime, note: str) -> None:
+    from aftercare.desk.signals import ticket_changed
+
+    event = Event.objects.create(
+        ticket=ticket,
+        organisation_id=ticket.organisation_id,
+        action=action,
+        field="sla",
+        new=clock.metric,
+        note=note,
+        is_internal=True,
+        created_at=now,
+    )
+    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+
+
+def check(now: datetime | None = None) -> dict[str, int]:
+    """Warn and escalate; safe to run repeatedly and concurrently.
+
+    Each clock is claimed with a conditional UPDATE (``warned_at IS NULL`` → now): only
+    the run whose update changed the row goes on to notify, so a crash between runs or
+    two workers at once cannot send anything twice.
+    """
+    now = now or timezone.now()
+    counts = {"warned": 0, "breached": 0, "escalated": 0}
+    due_warn = SlaClock.objects.filter(
+        state=SlaClock.State.RUNNING, warned_at__isnull=True, warn_at__lte=now, deadline__gt=now
+    )
+    for pk in list(due_warn.values_list("pk", flat=True)):
+        with transaction.atomic():
+            if not SlaClock.objects.filter(pk=pk, warned_at__isnull=True).update(warned_at=now):
+                continue
+            clock = SlaClock.objects.select_related(
+                "ticket__assignee", "ticket__organisation", "plan"
+            ).get(pk=pk)
+            ticket = clock.ticket
+            _event(
+                ticket,
+                "sla.warning",
+                clock,
+                now,
+                _("%(metric)s due at %(due)s")
+                % {
+                    "metric": clock.get_metric_display(),
+                    "due": timezone.localtime(clock.deadline).strftime("%Y-%m-%d %H:%M"),
+                },
+            )
+            _notify(
+                [ticket.assignee] if ticket.assignee else _managers(), ticket, clock, "warning", now
+            )
+            _sync_ticket(ticket, now)
+            counts["warned"] += 1
+    due_breach = SlaClock.objects.filter(
+        state=SlaClock.State.RUNNING, breached_at__isnull=True, deadline__lte=now
+    )
+    for pk in list(due_breach.values_list("pk", flat=True)):
+        with transaction.atomic():
+            if not SlaClock.objects.filter(pk=pk, breached_at__isnull=True).update(
+                breached_at=now, warned_at=now
+            ):
+                continue
+            clock = SlaClock.objects.select_related(
+                "ticket__assignee", "ticket__organisation", "plan"
+            ).get(pk=pk)
+            ticket = Ticket.objects.select_for_update().get(pk=clock.ticket_id)
+            _event(
+                ticket,
+                "sla.breached",
+                clock,
+                now,
+                _("%(metric)s target missed") % {"metric": clock.get_metric_display()},
+            )
+            _notify([ticket.assignee, *_managers()], ticket, clock, "breached", now)
+            counts["breached"] += 1
+            if clock.plan and clock.plan.escalate_to_l2 and ticket.level == Level.L1:
+                ticket.level = Level.L2
+                ticket.version += 1
+                ticket.save(update_fields=["level", "version"])
+                ev = Event.objects.create(
+                    ticket=ticket,
+                    organisation_id=ticket.organisation_id,
+                    action="desk.ticket.escalated",
+                    field="level",
+                    old=Level.L1,
+                    new=Level.L2,
+                    note=_("Escalated automatically: SLA target missed."),
+                    created_at=now,
+                )
+                from aftercare.desk.signals import ticket_changed
+
+                ticket_changed.send(sender=Ticket, ticket=ticket, event=ev)
+                counts["escalated"] += 1
+            _sync_ticket(ticket, now)
+    return counts
+
+
+def is_staff_reply(event: Event) -> bool:
+    return bool(event.actor_id) and PermSet(event.actor).is_agent
