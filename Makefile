@@ -6,6 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
+
 .PHONY: run install migrate demo serve worker test test-postgres lint format messages compile-messages bench clean
 
 $(STAMP): pyproject.toml
@@ -25,10 +26,15 @@ demo: migrate
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo ""
-	@echo "Aftercare is starting on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	@echo "Aftercare is starting on http://$(HOST):$(PORT)/ with its background worker (Ctrl+C to stop)"
 	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py run_huey --workers 2 --worker-type thread & \
 	$(BIN)/gunicorn aftercare.wsgi:application --bind $(HOST):$(PORT) --workers 2 \
 		--access-logfile - --log-level info
+
+worker: migrate
+	$(BIN)/python manage.py run_huey --workers 2 --worker-type thread
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

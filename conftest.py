@@ -23,6 +23,12 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _huey_immediate(settings):
+    """Jobs run inline in tests; tests/test_huey_consumer.py runs the real consumer."""
+    settings.HUEY.immediate = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 
@@ -34,6 +40,35 @@ def require_service(name: str, reason: str):
     if os.environ.get("AFTERCARE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{name} is required in CI but unavailable: {reason}")
     pytest.skip(f"{name} unavailable: {reason}")
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    """Rows that migrations create (staff groups, the default SLA plan).
+
+    A transactional test empties every table when it ends, so the next test would find
+    them gone; put them back (idempotent) for any test that uses the database.
+    """
+    if "django_db" not in request.keywords and not {"db", "transactional_db"} & set(
+        request.fixturenames
+    ):
+        yield
+        return
+    request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
+    from aftercare.accounts.roles import sync_role_groups
+    from aftercare.sla.defaults import ensure_default_plan
+    from aftercare.sla.models import SlaPlan, SlaTarget
+
+    sync_role_groups()
+    ensure_default_plan(SlaPlan, SlaTarget)
+    yield
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        return True
+    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.admin",
     "django_scopes",
+    "huey.contrib.djhuey",
     "aftercare.accounts",
     "aftercare.tenancy",
     "aftercare.desk",
@@ -137,6 +138,25 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 # Login throttling: after this many failures for one account or address, wait.
 AFTERCARE_LOGIN_MAX_FAILURES = env_int("AFTERCARE_LOGIN_MAX_FAILURES", 5, minimum=1)
 AFTERCARE_LOGIN_LOCKOUT_SECONDS = env_int("AFTERCARE_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
+# Background jobs: Huey on SQLite (no extra server) or on Redis when REDIS_URL is set.
+HUEY_NAME = env_str("AFTERCARE_HUEY_NAME", "aftercare")
+HUEY_IMMEDIATE = env_bool("AFTERCARE_HUEY_IMMEDIATE", False)
+if REDIS_URL:
+    from huey import RedisHuey
+
+    HUEY = RedisHuey(HUEY_NAME, url=REDIS_URL, immediate=HUEY_IMMEDIATE)
+else:
+    from huey import SqliteHuey
+
+    HUEY = SqliteHuey(
+        HUEY_NAME,
+        filename=env_str("AFTERCARE_HUEY_FILE", str(DATA_DIR / "huey.sqlite3")),
+        immediate=HUEY_IMMEDIATE,
+    )
+# Schedules (crontab: minute hour day month weekday).
+AFTERCARE_SLA_CHECK_CRON = env_str("AFTERCARE_SLA_CHECK_CRON", "* * * * *")
+AFTERCARE_ARCHIVE_CRON = env_str("AFTERCARE_ARCHIVE_CRON", "15 2 * * *")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [

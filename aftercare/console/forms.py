@@ -12,7 +12,14 @@ SORTS = {
     "-created": ("created_at", True, _("Newest")),
     "created": ("created_at", False, _("Oldest")),
     "priority": ("priority", False, _("Most urgent")),
+    "sla": ("sla_due_at", False, _("SLA due first")),
 }
+SLA_FILTERS = [
+    ("", _("Any")),
+    ("soon", _("Breaching soon")),
+    ("breached", _("Breached")),
+    ("paused", _("Paused")),
+]
 
 STATUS_FILTERS = [
     ("open", _("All open")),
@@ -39,6 +46,7 @@ class QueueFilterForm(forms.Form):
     )
     organisation = forms.TypedChoiceField(label=_("Organisation"), coerce=int, required=False)
     assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+    sla = forms.ChoiceField(label=_("SLA"), required=False, choices=SLA_FILTERS)
     sort = forms.ChoiceField(
         label=_("Sort"), required=False, choices=[(k, v[2]) for k, v in SORTS.items()]
     )
@@ -66,7 +74,9 @@ class OnBehalfForm(RequestForm):
     new_caller_email = forms.EmailField(label=_("New caller's e-mail"), required=False)
     channel = forms.ChoiceField(
         label=_("Received by"),
-        choices=[(c, label) for c, label in Channel.choices if c != Channel.API],
+        choices=[
+            (c, label) for c, label in Channel.choices if c not in (Channel.API, Channel.CONSOLE)
+        ],
         initial=Channel.PHONE,
     )
     field_order = ["organisation", "reporter", "new_caller_name", "new_caller_email", "channel"]
@@ -82,14 +92,26 @@ class OnBehalfForm(RequestForm):
         return data
 
 
-class AssignForm(forms.Form):
+class _OwnIds:
+    """Several forms share one page: give each its own element ids (``priority_reason``)."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class AssignForm(_OwnIds, forms.Form):
+    id_prefix = "assign"
     assignee = forms.TypedChoiceField(
         label=_("Assignee"), coerce=int, required=False, empty_value=None
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class EscalateForm(forms.Form):
+class EscalateForm(_OwnIds, forms.Form):
+    id_prefix = "escalate"
     consultant = forms.TypedChoiceField(
         label=_("L2 consultant"), coerce=int, required=False, empty_value=None
     )
@@ -97,13 +119,15 @@ class EscalateForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class PriorityForm(forms.Form):
+class PriorityForm(_OwnIds, forms.Form):
+    id_prefix = "priority"
     priority = forms.TypedChoiceField(label=_("Priority"), choices=Priority.choices, coerce=int)
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
-class ClassifyForm(forms.Form):
+class ClassifyForm(_OwnIds, forms.Form):
+    id_prefix = "classify"
     category = forms.ChoiceField(label=_("Category"), choices=Category.choices)
     system = forms.TypedChoiceField(label=_("System"), coerce=int, required=False, empty_value=None)
     subject = forms.CharField(label=_("Subject"), max_length=250)

@@ -8,10 +8,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -30,10 +31,11 @@ from aftercare.console.forms import (
 )
 from aftercare.desk import services, workflow
 from aftercare.desk.forms import ReplyForm, TransitionForm
-from aftercare.desk.models import OPEN_STATUSES, Status, Ticket
+from aftercare.desk.models import OPEN_STATUSES, Channel, Status, Ticket
 from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
 from aftercare.desk.timeline import build_timeline
 from aftercare.lib.keyset import paginate
+from aftercare.sla import services as sla_services
 from aftercare.tenancy.models import Membership, System
 from aftercare.tenancy.querysets import visible_organisations
 
@@ -71,6 +73,16 @@ def _filtered(request: HttpRequest, form: QueueFilterForm):
         qs = qs.filter(assignee__isnull=True)
     elif assignee:
         qs = qs.filter(assignee_id=int(assignee))
+    sla = data.get("sla")
+    now = timezone.now()
+    if sla == "soon":
+        qs = qs.filter(sla_warn_at__lte=now, sla_due_at__gt=now)
+    elif sla == "breached":
+        qs = qs.filter(Q(sla_due_at__lte=now) | Q(sla_state="breached"))
+    elif sla == "paused":
+        qs = qs.filter(sla_state="paused")
+    if data.get("sort") == "sla":
+        qs = qs.filter(sla_due_at__isnull=False)  # only running clocks have a due time
     text = (data.get("q") or "").strip()
     if text:
         if text.upper().startswith(f"{_prefix()}-") or text.isdigit():
@@ -113,6 +125,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "console/queue.html",
         {
             "form": form,
+            "now": timezone.now(),
             "page": page,
             "total": qs.count(),
             "params": params.urlencode(),
@@ -168,6 +181,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "console/board.html",
         {
             "form": form,
+            "now": timezone.now(),
             "columns": columns,
             "nav": "board",
             "params": params.urlencode(),
@@ -193,6 +207,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
         ("", _("Any consultant")),
         *((c.pk, c.display_name) for c in consultants()),
     ]
+    clocks = sla_services.panel(ticket)
     classify_form = forms.get("classify") or ClassifyForm(
         initial={
             "category": ticket.category,
@@ -214,10 +229,14 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
         or PriorityForm(initial={"priority": ticket.priority, **version}),
         "classify_form": classify_form,
         "nav": "queue",
+        "sla_clocks": clocks,
+        "can_acknowledge": any(
+            c["clock"].metric == "first_response" and c["clock"].is_active for c in clocks
+        ),
     }
 
 
-ACTIONS = ("reply", "transition", "assign", "escalate", "priority", "classify")
+ACTIONS = ("reply", "transition", "assign", "escalate", "priority", "classify", "acknowledge")
 
 
 @agent_required
@@ -253,6 +272,14 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str):
     user = request.user
     post, files = request.POST, request.FILES
     roles = request.permset.ticket_roles(ticket)
+    if action == "acknowledge":
+        try:
+            services.acknowledge(ticket=ticket, actor=user)
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+            return ReplyForm(), False
+        messages.success(request, _("Receipt acknowledged."))
+        return None, True
     if action == "reply":
         form = ReplyForm(post, files)
     elif action == "transition":
@@ -284,7 +311,7 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str):
                 body=data["body"],
                 internal=data["internal"],
                 attachments=data["files"],
-                channel="portal",
+                channel=Channel.CONSOLE,
             )
             messages.success(
                 request, _("Internal note added.") if data["internal"] else _("Reply sent.")
@@ -345,6 +372,8 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str):
         messages.error(request, str(exc))
         return form, False
     except ValidationError as exc:
+        if action == "escalate" and hasattr(exc, "error_dict") and "assignee" in exc.error_dict:
+            exc = ValidationError({"consultant": exc.error_dict["assignee"]})
         _attach_errors(form, exc)
         return form, False
     except PermissionDenied as exc:

@@ -53,6 +53,7 @@ class Channel(models.TextChoices):
     PHONE = "phone", _("Phone")
     MESSENGER = "messenger", _("Messenger")
     API = "api", _("API")
+    CONSOLE = "console", _("Service desk console")
 
 
 class Level(models.IntegerChoices):

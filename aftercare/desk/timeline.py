@@ -62,6 +62,7 @@ class Entry:
     field_label: str = ""
     old: str = ""
     new: str = ""
+    show_values: bool = False
 
 
 def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
@@ -76,7 +77,15 @@ def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
         if ev.action in ("desk.reply.added", "desk.note.added"):
             continue  # the message itself is on the timeline
         text = ACTION_TEXT.get(ev.action, lambda a=ev.action: a)()
-        label = FIELD_LABELS.get(ev.field, lambda f=ev.field: f)()
+        # "changed the status: “Backlog” → “Sprint”"; only a generic update names the field.
+        label = (
+            FIELD_LABELS.get(ev.field, lambda f=ev.field: f)()
+            if (ev.action == "desk.ticket.updated")
+            else ""
+        )
+        values = ev.action not in ("desk.ticket.escalated", "desk.ticket.created") and (
+            ev.field not in ("", "sla")
+        )
         entries.append(
             Entry(
                 "event",
@@ -86,6 +95,7 @@ def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
                 field_label=label,
                 old=_label(ev.field, ev.old),
                 new=_label(ev.field, ev.new),
+                show_values=values,
             )
         )
     loose = files_by_message.get(None, [])

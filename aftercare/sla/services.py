@@ -380,3 +380,25 @@ def check(now: datetime | None = None) -> dict[str, int]:
 
 def is_staff_reply(event: Event) -> bool:
     return bool(event.actor_id) and PermSet(event.actor).is_agent
+
+
+def format_minutes(minutes: float) -> str:
+    minutes = max(0, round(minutes))
+    hours, mins = divmod(minutes, 60)
+    return _("%(h)sh %(m)02dm") % {"h": hours, "m": mins} if hours else _("%(m)sm") % {"m": mins}
+
+
+def panel(ticket: Ticket, now: datetime | None = None) -> list[dict]:
+    """What the request page shows about each clock (business time used, target)."""
+    now = now or timezone.now()
+    rows = []
+    for clock in SlaClock.objects.filter(ticket=ticket).select_related("plan").order_by("metric"):
+        rows.append(
+            {
+                "clock": clock,
+                "target": format_minutes(clock.target_minutes),
+                "used": format_minutes(elapsed_minutes(clock, ticket, now)),
+                "paused": format_minutes(clock.paused_minutes),
+            }
+        )
+    return rows

@@ -12,7 +12,7 @@
     // Show the reason field only for transitions that need one.
     document.querySelectorAll("form[data-transition-form]").forEach(function (form) {
       var select = form.querySelector("select[name=target]");
-      var reason = form.querySelector("[data-reason]");
+      var reason = form.querySelector("[data-reason-field]");
       if (!select || !reason) return;
       function sync() {
         var opt = select.options[select.selectedIndex];

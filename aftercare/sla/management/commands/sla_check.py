@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from aftercare.sla.tasks import run_sla_check
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the SLA check once: warnings, breaches, escalations (the worker runs it every minute)."
+    )
+
+    def handle(self, *args, **options):
+        counts = run_sla_check()
+        self.stdout.write(
+            self.style.SUCCESS(
+                "warned {warned}, breached {breached}, escalated {escalated}".format(**counts)
+            )
+        )
