@@ -34,7 +34,9 @@ def test_compiled_catalog_matches_the_source(lang):
     assert mo_path.exists(), f"{mo_path} missing: run `make compile-messages`"
     mo = polib.mofile(str(mo_path))
     source = {(e.msgid, e.msgstr or tuple(sorted(e.msgstr_plural.items()))) for e in po if e.msgid}
-    compiled = {(e.msgid, e.msgstr or tuple(sorted(e.msgstr_plural.items()))) for e in mo if e.msgid}
+    compiled = {
+        (e.msgid, e.msgstr or tuple(sorted(e.msgstr_plural.items()))) for e in mo if e.msgid
+    }
     assert source == compiled, f"{lang}: django.mo is stale, run `make compile-messages`"
 
 
@@ -48,8 +50,9 @@ def test_placeholders_survive_translation(lang):
         wanted = set(pattern.findall(entry.msgid))
         targets = [entry.msgstr] if not entry.msgid_plural else list(entry.msgstr_plural.values())
         for text in targets:
-            assert set(pattern.findall(text)) <= wanted | set(pattern.findall(
-                entry.msgid_plural or "")), (lang, entry.msgid, text)
+            assert set(pattern.findall(text)) <= wanted | set(
+                pattern.findall(entry.msgid_plural or "")
+            ), (lang, entry.msgid, text)
 
 
 def test_catalogs_hold_every_string_in_the_code(tmp_path):
@@ -57,12 +60,25 @@ def test_catalogs_hold_every_string_in_the_code(tmp_path):
     if not shutil.which("xgettext"):
         require_service("GNU gettext (xgettext)", "apt-get install gettext")
     copy = tmp_path / "aftercare"
-    shutil.copytree(settings.BASE_DIR, copy,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.mo", "static"))
+    shutil.copytree(
+        settings.BASE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo", "static")
+    )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "aftercare.settings"}
     subprocess.run(
-        [sys.executable, "-m", "django", "makemessages", "-l", "ro", "--no-location",
-         "--no-obsolete"], cwd=copy, env=env, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "makemessages",
+            "-l",
+            "ro",
+            "--no-location",
+            "--no-obsolete",
+        ],
+        cwd=copy,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     fresh = {e.msgid for e in polib.pofile(str(copy / "locale/ro/LC_MESSAGES/django.po"))}
     for lang in LANGS:
