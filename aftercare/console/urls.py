@@ -10,5 +10,6 @@ urlpatterns = [
     path("tickets/<str:number>/", views.ticket_detail, name="ticket"),
     path("tickets/<str:number>/move/", views.board_move, name="ticket-move"),
     path("organisations/", views.organisations, name="organisations"),
+    path("reports/", views.reports, name="reports"),
     path("organisations/<slug:code>/", views.organisation_detail, name="organisation"),
 ]

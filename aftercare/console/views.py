@@ -536,3 +536,48 @@ def organisation_detail(request: HttpRequest, code: str) -> HttpResponse:
             "nav": "organisations",
         },
     )
+
+
+@agent_required
+def reports(request: HttpRequest) -> HttpResponse:
+    """SLA compliance, response and resolution times, backlog age (support managers)."""
+    from django.http import HttpResponse as Plain
+
+    from aftercare.sla import presentation
+    from aftercare.sla import reports as sla_reports
+    from aftercare.sla.models import SlaClock
+
+    if not request.permset.has("desk.view_reports"):
+        raise PermissionDenied(_("Reports are for support managers."))
+    start, end = sla_reports.period_from(request.GET)
+    tickets = visible_tickets(request.permset)
+    organisations = list(visible_organisations(request.permset).only("pk", "name"))
+    organisation_id = None
+    try:
+        organisation_id = int(request.GET.get("organisation") or 0) or None
+    except ValueError:
+        organisation_id = None
+    clocks = SlaClock.objects.filter(ticket__in=tickets.values("pk"))
+    if organisation_id:
+        tickets = tickets.filter(organisation_id=organisation_id)
+        clocks = clocks.filter(organisation_id=organisation_id)
+    report = sla_reports.build(tickets, clocks, start, end)
+    if request.GET.get("format") == "csv":
+        response = Plain(sla_reports.to_csv(report), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="sla-report-{start:%Y-%m}-{end:%Y-%m}.csv"'
+        )
+        return response
+    params = request.GET.copy()
+    params.pop("format", None)
+    return render(
+        request,
+        "console/reports.html",
+        {
+            **presentation.context(report),
+            "organisations": organisations,
+            "organisation_id": organisation_id,
+            "query": params.urlencode(),
+            "nav": "reports",
+        },
+    )

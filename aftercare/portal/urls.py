@@ -6,5 +6,6 @@ app_name = "portal"
 urlpatterns = [
     path("", views.request_list, name="list"),
     path("new/", views.request_new, name="new"),
+    path("reports/", views.reports, name="reports"),
     path("requests/<str:number>/", views.request_detail, name="detail"),
 ]

@@ -198,7 +198,7 @@ class Command(BaseCommand):
                 priority=priority,
                 system=erp,
                 channel=Channel.PORTAL,
-                created_at=now - timedelta(days=12 - i, hours=i),
+                created_at=now - timedelta(hours=3 + 7 * i),
             )
             self._walk(ticket, target, staff, reporter)
 

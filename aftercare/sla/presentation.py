@@ -1,0 +1,53 @@
+"""Turn a ``reports.Report`` into what the report template draws (shared by both surfaces)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from aftercare.sla.charts import bars
+from aftercare.sla.models import Metric
+from aftercare.sla.reports import Report
+from aftercare.sla.services import format_minutes
+
+
+def context(report: Report) -> dict:
+    sections = []
+    for metric, title in (
+        (Metric.FIRST_RESPONSE, _("First response")),
+        (Metric.RESOLUTION, _("Resolution")),
+    ):
+        per = report.by_metric[metric]
+        times = report.times[metric]
+        months = per["month"]
+        sections.append(
+            {
+                "metric": metric,
+                "title": title,
+                "overall": per["all"][0],
+                "median": format_minutes(times["median"]) if times["median"] is not None else "—",
+                "p90": format_minutes(times["p90"]) if times["p90"] is not None else "—",
+                "month_chart": bars(
+                    [
+                        (
+                            r.label,
+                            r.compliance,
+                            "—" if r.compliance is None else f"{r.compliance} %",
+                        )
+                        for r in months
+                    ],
+                    100,
+                    warn_below=90,
+                ),
+                "tables": [
+                    {"title": _("By organisation"), "rows": per["organisation"]},
+                    {"title": _("By priority"), "rows": per["priority"]},
+                    {"title": _("By category"), "rows": per["category"]},
+                ],
+            }
+        )
+    top = max((n for _label, n in report.backlog), default=0)
+    return {
+        "report": report,
+        "sections": sections,
+        "backlog_chart": bars([(label, n, str(n)) for label, n in report.backlog], top or 1),
+    }
