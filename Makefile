@@ -53,7 +53,7 @@ format: install
 # Refresh the catalogs after changing strings (needs GNU gettext: apt-get install gettext).
 messages: install
 	cd aftercare && ../$(BIN)/python ../manage.py makemessages -l ro -l fr -l uk -l ru -l en --no-obsolete --no-location
-	msgen aftercare/locale/en/LC_MESSAGES/django.po -o aftercare/locale/en/LC_MESSAGES/django.po
+	$(BIN)/python -m aftercare.lib.fill_english
 	$(BIN)/python manage.py compilemessages -v0
 
 compile-messages: install

@@ -93,7 +93,9 @@ class SlaPlan(models.Model):
         choices=FirstResponse.choices,
         default=FirstResponse.REPLY,
     )
-    warn_percent = models.PositiveSmallIntegerField(_("warn at % of target"), default=75)
+    warn_percent = models.PositiveSmallIntegerField(
+        _("warn at this share of the target (percent)"), default=75
+    )
     escalate_to_l2 = models.BooleanField(_("raise to L2 on breach"), default=True)
     is_default = models.BooleanField(
         _("default plan"),

@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
                 ('pause_statuses', models.JSONField(blank=True, default=list, verbose_name='statuses that pause the clock')),
                 ('stop_statuses', models.JSONField(blank=True, default=list, verbose_name='statuses that stop the clock')),
                 ('first_response', models.CharField(choices=[('reply', 'First public reply by the desk'), ('acknowledge', 'Acknowledgement, status change or public reply')], default='reply', max_length=16, verbose_name='first response is')),
-                ('warn_percent', models.PositiveSmallIntegerField(default=75, verbose_name='warn at % of target')),
+                ('warn_percent', models.PositiveSmallIntegerField(default=75, verbose_name='warn at this share of the target (percent)')),
                 ('escalate_to_l2', models.BooleanField(default=True, verbose_name='raise to L2 on breach')),
                 ('is_default', models.BooleanField(default=False, help_text='Applies to requests whose contract names no plan.', verbose_name='default plan')),
                 ('calendar', models.ForeignKey(blank=True, help_text="Empty: the customer's time zone and country, Mon-Fri 09:00-18:00.", null=True, on_delete=django.db.models.deletion.PROTECT, to='sla.calendar', verbose_name='calendar')),
