@@ -11,5 +11,6 @@ urlpatterns = [
     path("tickets/<str:number>/move/", views.board_move, name="ticket-move"),
     path("organisations/", views.organisations, name="organisations"),
     path("reports/", views.reports, name="reports"),
+    path("notifications/", views.notifications, name="notifications"),
     path("organisations/<slug:code>/", views.organisation_detail, name="organisation"),
 ]

@@ -581,3 +581,25 @@ def reports(request: HttpRequest) -> HttpResponse:
             "nav": "reports",
         },
     )
+
+
+@agent_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The signed-in agent's SLA warnings and breaches, newest first."""
+    from aftercare.sla.models import Notification
+
+    mine = Notification.objects.filter(user=request.user)
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        messages.success(request, _("All notifications marked as read."))
+        return redirect("console:notifications")
+    rows = list(mine.select_related("ticket", "clock").order_by("-created_at")[:200])
+    return render(
+        request,
+        "console/notifications.html",
+        {
+            "rows": rows,
+            "nav": "notifications",
+            "unread": sum(1 for n in rows if n.read_at is None),
+        },
+    )

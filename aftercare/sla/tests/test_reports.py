@@ -167,3 +167,21 @@ def test_sla_check_command(owner, org, capsys):
     ticket_for(owner, org, created_at=at(2026, 1, 5, 10) - timedelta(days=1))
     call_command("sla_check")
     assert "breached 2" in capsys.readouterr().out
+
+
+def test_agents_see_and_clear_their_own_notifications(
+    owner, org, client_for, operator, consultant, manager
+):
+    from aftercare.sla import services as sla_services
+    from aftercare.sla.models import Notification
+
+    with time_machine.travel(at(2026, 11, 9, 10), tick=False):
+        t = ticket_for(owner, org, subject="Printer jam in warehouse")
+    desk.assign(ticket=t, actor=operator, assignee=consultant)
+    sla_services.check(at(2026, 11, 9, 13, 30))
+    mine = client_for(consultant).get(reverse("console:notifications"))
+    assert t.number.encode() in mine.content and mine.context["unread"] == 1
+    theirs = client_for(manager).get(reverse("console:notifications"))
+    assert t.number.encode() not in theirs.content
+    client_for(consultant).post(reverse("console:notifications"))
+    assert not Notification.objects.filter(user=consultant, read_at__isnull=True).exists()
