@@ -15,6 +15,7 @@ from aftercare.env import env_bool, env_int, env_list, env_secret, env_str
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
 DATA_DIR = Path(env_str("AFTERCARE_DATA_DIR", str(PROJECT_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # before anything opens a file in it
 
 # "development" (default, for `make run` on a laptop) or "production".
 MODE = env_str("AFTERCARE_MODE", "development").strip().lower()
@@ -228,5 +229,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("AFTERCARE_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -42,8 +42,11 @@ def deadlines(n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     base = datetime(2025, 1, 1, tzinfo=UTC)
     jobs = [
-        (rng.choice(calendars), base + timedelta(seconds=rng.randrange(2 * 365 * 86400)),
-         rng.choice(targets))
+        (
+            rng.choice(calendars),
+            base + timedelta(seconds=rng.randrange(2 * 365 * 86400)),
+            rng.choice(targets),
+        )
         for _ in range(n)
     ]
     for cal in calendars:  # build the opening intervals for the years in play
@@ -59,8 +62,10 @@ def deadlines(n: int, seed: int = 7) -> None:
     for (cal, start, _m), end in zip(jobs, ends, strict=True):
         cal.seconds_between(start, end)
     between = time.perf_counter() - t0
-    print(f"deadline computations: {n} in {best:.3f} s (best of 3) = {n / best:,.0f}/s; "
-          f"median run {statistics.median(runs):.3f} s")
+    print(
+        f"deadline computations: {n} in {best:.3f} s (best of 3) = {n / best:,.0f}/s; "
+        f"median run {statistics.median(runs):.3f} s"
+    )
     print(f"elapsed measurements:  {n} in {between:.3f} s = {n / between:,.0f}/s")
 
 
@@ -87,20 +92,29 @@ def report() -> None:
                 "pk", "organisation_id", "created_at", "status"
             ).iterator(chunk_size=5000):
                 closed = status in ("done", "released", "archived", "rejected")
-                for metric, target in ((Metric.FIRST_RESPONSE, 240),
-                                       (Metric.RESOLUTION, 5 * 540)):
+                for metric, target in ((Metric.FIRST_RESPONSE, 240), (Metric.RESOLUTION, 5 * 540)):
                     elapsed = rng.expovariate(1 / (target * 0.7))
                     stopped = closed or metric == Metric.FIRST_RESPONSE
-                    rows.append(SlaClock(
-                        ticket_id=pk, organisation_id=org, metric=metric, plan=plan,
-                        target_minutes=target, started_at=created,
-                        state=(("met" if elapsed <= target else "breached") if stopped
-                               else "running"),
-                        stopped_at=created + timedelta(minutes=elapsed * 2.5) if stopped
-                        else None,
-                        elapsed_minutes=elapsed if stopped else None,
-                        deadline=None if stopped else created + timedelta(days=7),
-                    ))
+                    rows.append(
+                        SlaClock(
+                            ticket_id=pk,
+                            organisation_id=org,
+                            metric=metric,
+                            plan=plan,
+                            target_minutes=target,
+                            started_at=created,
+                            state=(
+                                ("met" if elapsed <= target else "breached")
+                                if stopped
+                                else "running"
+                            ),
+                            stopped_at=created + timedelta(minutes=elapsed * 2.5)
+                            if stopped
+                            else None,
+                            elapsed_minutes=elapsed if stopped else None,
+                            deadline=None if stopped else created + timedelta(days=7),
+                        )
+                    )
                 if len(rows) >= 20000:
                     SlaClock.objects.bulk_create(rows, batch_size=5000)
                     rows = []
@@ -114,8 +128,10 @@ def report() -> None:
             t0 = time.perf_counter()
             reports.build(Ticket.objects.all(), SlaClock.objects.all(), start, end)
             times.append(time.perf_counter() - t0)
-    print(f"report over {tickets} requests / {total} clocks, 24 months: "
-          f"median {statistics.median(times) * 1000:.0f} ms, best {min(times) * 1000:.0f} ms")
+    print(
+        f"report over {tickets} requests / {total} clocks, 24 months: "
+        f"median {statistics.median(times) * 1000:.0f} ms, best {min(times) * 1000:.0f} ms"
+    )
     from aftercare.accounts.models import User
 
     client = Client()
@@ -130,13 +146,16 @@ def report() -> None:
         response = client.get("/console/reports/", {"from": "2025-01", "to": "2026-12"})
         page.append(time.perf_counter() - t0)
         assert response.status_code == 200, response.status_code
-    print(f"reports page (test client, in process): median "
-          f"{statistics.median(page) * 1000:.0f} ms, best {min(page) * 1000:.0f} ms")
+    print(
+        f"reports page (test client, in process): median "
+        f"{statistics.median(page) * 1000:.0f} ms, best {min(page) * 1000:.0f} ms"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["deadlines", "report"])
     parser.add_argument("--n", type=int, default=100_000)
     args = parser.parse_args()

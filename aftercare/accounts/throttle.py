@@ -8,9 +8,25 @@ from django.conf import settings
 from django.core.cache import cache
 
 
+def _account_key(username: str) -> str:
+    """The account the name or e-mail signs in to (as the backend resolves it), so the
+    same account cannot be tried five times by name and five more by address."""
+    from django.contrib.auth import get_user_model
+
+    typed = username.strip()
+    model = get_user_model()
+    user = model.objects.filter(username__iexact=typed).only("pk").first()
+    if user is None and "@" in typed:
+        matches = list(model.objects.filter(email__iexact=typed).only("pk")[:2])
+        user = matches[0] if len(matches) == 1 else None
+    if user is not None:
+        return f"login-fail:account:{user.pk}"
+    digest = hashlib.sha256(typed.lower().encode()).hexdigest()[:32]
+    return f"login-fail:name:{digest}"
+
+
 def _keys(username: str, address: str) -> list[str]:
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
-    return [f"login-fail:user:{digest}", f"login-fail:addr:{address}"]
+    return [_account_key(username), f"login-fail:addr:{address}"]
 
 
 def is_locked(username: str, address: str) -> bool:

@@ -53,10 +53,10 @@ def agent_required(view):
     return wrapper
 
 
-def _filtered(request: HttpRequest, form: QueueFilterForm):
+def _filtered(request: HttpRequest, form: QueueFilterForm, default_status: str = "open"):
     qs = visible_tickets(request.permset)
     data = form.cleaned_data if form.is_valid() else {}
-    status = data.get("status") or "open"
+    status = data.get("status") or default_status
     if status == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
     elif status != "all":
@@ -85,8 +85,10 @@ def _filtered(request: HttpRequest, form: QueueFilterForm):
         qs = qs.filter(sla_due_at__isnull=False)  # only running clocks have a due time
     text = (data.get("q") or "").strip()
     if text:
-        if text.upper().startswith(f"{_prefix()}-") or text.isdigit():
-            qs = qs.filter(number__iendswith=text if text.isdigit() else text.upper())
+        if text.upper().startswith(f"{_prefix()}-"):
+            qs = qs.filter(number=text.upper())  # the unique index answers at once
+        elif text.isdigit():
+            qs = qs.filter(Q(number__endswith=f"-{int(text):06d}") | Q(subject__icontains=text))
         else:
             qs = qs.filter(subject__icontains=text)
     return qs, data
@@ -152,7 +154,7 @@ def board(request: HttpRequest) -> HttpResponse:
         organisations=visible_organisations(request.permset).only("pk", "name"),
         agents=agents(),
     )
-    qs, _data = _filtered(request, form)
+    qs, _data = _filtered(request, form, default_status="all")
     qs = qs.filter(status__in=BOARD_COLUMNS)
     counts = dict(qs.order_by().values_list("status").annotate(n=Count("pk")))
     roles = request.permset.staff_roles
@@ -267,8 +269,12 @@ def _safe_next(request: HttpRequest) -> str | None:
     return None
 
 
-def _perform(request: HttpRequest, ticket: Ticket, action: str):
-    """Run one action; return (bound form, success). Errors are attached to the form."""
+def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool = False):
+    """Run one action; return (bound form, success). Errors are attached to the form.
+
+    Refusals (workflow, conflicts, permissions) are also reported as messages; with
+    ``report`` every form error is, for pages that do not show the form (the board).
+    """
     user = request.user
     post, files = request.POST, request.FILES
     roles = request.permset.ticket_roles(ticket)
@@ -300,6 +306,11 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str):
     if not form.is_valid():
         if action == "transition" and "target" in form.errors:
             messages.error(request, _("That move is not available for this request."))
+        if report:
+            for name, errors in form.errors.items():
+                if name != "target":
+                    for error in errors:
+                        messages.error(request, f"{ticket.number}: {error}")
         return form, False
     data = form.cleaned_data
     version = data.get("version")
@@ -375,6 +386,9 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str):
         if action == "escalate" and hasattr(exc, "error_dict") and "assignee" in exc.error_dict:
             exc = ValidationError({"consultant": exc.error_dict["assignee"]})
         _attach_errors(form, exc)
+        if report:
+            for message in exc.messages:
+                messages.error(request, f"{ticket.number}: {message}")
         return form, False
     except PermissionDenied as exc:
         messages.error(request, str(exc) or _("You may not do that."))
@@ -395,11 +409,7 @@ def _attach_errors(form, exc: ValidationError) -> None:
 def board_move(request: HttpRequest, number: str) -> HttpResponse:
     """A card moved on the board: the same checked transition as on the request page."""
     ticket = get_ticket_for_user(request.permset, number, lookup="number")
-    form, done = _perform(request, ticket, "transition")
-    if not done and form.errors:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, f"{ticket.number}: {error}")
+    _perform(request, ticket, "transition", report=True)
     return redirect(_safe_next(request) or reverse("console:board"))
 
 

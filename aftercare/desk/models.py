@@ -191,7 +191,9 @@ class Ticket(models.Model):
             models.Index(fields=["reporter", "-updated_at"], name="ticket_reporter"),
             models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
             models.Index(fields=["-created_at", "-id"], name="ticket_created"),
-            models.Index(fields=["priority", "-updated_at", "-id"], name="ticket_priority"),
+            models.Index(fields=["priority", "id"], name="ticket_priority"),
+            # The board: each status column sorted by urgency, then recency.
+            models.Index(fields=["status", "priority", "-updated_at", "-id"], name="ticket_board"),
             models.Index(fields=["status", "released_at"], name="ticket_released"),
             models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due"),
         ]

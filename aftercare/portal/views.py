@@ -181,6 +181,10 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
         except ValidationError as exc:
             target = reply_form if action == "reply" else transition_form
             target.add_error(None, exc.messages)
+            # The form may not be on the page any more (an archived request has no reply
+            # box), so say it where it is always seen too.
+            for message in exc.messages:
+                messages.error(request, message)
         except PermissionDenied as exc:
             messages.error(request, str(exc))
         status = 400

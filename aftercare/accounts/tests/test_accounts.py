@@ -151,14 +151,6 @@ def test_it_leaves_other_accounts_alone(settings, owner, teammate):
     assert _signed_in_as(client) == teammate
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: accounts/throttle.py _keys() counts failures per typed identifier, not per "
-    "account: once 'owner' is locked, signing in as 'owner@example.test' (the same account, "
-    "accepted by EmailOrUsernameBackend) is not, doubling the guesses allowed. Fix: key the "
-    "per-account counter on the resolved account (e.g. look the user up by username or "
-    "e-mail as the backend does and hash its pk), falling back to the typed name.",
-)
 def test_it_locks_the_account_also_for_its_e_mail_address(settings, owner):
     settings.AFTERCARE_LOGIN_MAX_FAILURES = 3
     _fail(3, "owner")
@@ -351,14 +343,6 @@ def test_it_starts_in_development_with_the_default_secret(tmp_path):
     assert _import_settings(tmp_path).returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: aftercare/settings.py builds SqliteHuey(filename=DATA_DIR / 'huey.sqlite3') "
-    "(which opens the file at once) before the last line's DATA_DIR.mkdir(), so on a fresh "
-    "checkout or a new AFTERCARE_DATA_DIR the settings fail with 'sqlite3.OperationalError: "
-    "unable to open database file'. Fix: move DATA_DIR.mkdir(parents=True, exist_ok=True) "
-    "up, right after DATA_DIR is defined.",
-)
 def test_it_creates_a_data_directory_that_does_not_exist_yet(tmp_path):
     fresh = tmp_path / "new" / "data"
     result = _import_settings(tmp_path, AFTERCARE_DATA_DIR=str(fresh))

@@ -348,14 +348,6 @@ def test_it_stops_replies_on_an_archived_request(client_for, ticket, owner):
     assert not Message.objects.filter(body="Hello?").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: portal/views.py request_detail() puts the 'This request is archived; please "
-    "file a new one.' error on reply_form, but portal/detail.html renders the reply form only "
-    "{% if can_reply %} (False once archived): a customer whose request was auto-archived "
-    "while the page was open gets a 400 page with no explanation and loses the message. Fix: "
-    "report it with messages.error() or render reply_form errors outside the can_reply block.",
-)
 def test_it_explains_why_a_reply_to_an_archived_request_is_refused(client_for, ticket, owner):
     client = client_for(owner)
     client.get(_detail(ticket))  # the page is open...

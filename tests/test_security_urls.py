@@ -1,0 +1,442 @@
+"""Every URL of the project, tried by people who must not get through it.
+
+The walk reads the URL configuration itself, so a new page is checked the day it is added:
+its keyword arguments must be known to ``KWARG_VALUES`` (filled from organisation B's
+data) or the walk fails and asks for them. Customers and coordinators of organisation A,
+a staff member restricted to A, and anonymous visitors then GET and POST each URL.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from aftercare.desk import services
+from aftercare.desk.models import Attachment, Message, Status, Ticket
+from aftercare.desk.tests.factories import ticket_for
+from aftercare.tenancy.models import AgentRestriction, Membership
+
+pytestmark = pytest.mark.django_db
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+BETA_SUBJECT = "Beta warehouse scanners offline"
+BETA_FILE = "beta-manifest.png"
+
+
+# -- the walk -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str | None
+    pattern: str
+    kwargs: tuple[str, ...] = field(default=())
+
+    @property
+    def namespace(self) -> str:
+        return (self.name or "").rpartition(":")[0]
+
+
+def _is_static(pattern: URLPattern) -> bool:
+    module = getattr(pattern.callback, "__module__", "") or ""
+    return module.startswith(("django.views.static", "django.contrib.staticfiles"))
+
+
+def walk(patterns=None, namespace: str = "", prefix: str = "", kwargs=()) -> Iterator[Route]:
+    """Every URL pattern, depth first, with its full name and all its keyword arguments."""
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    for entry in patterns:
+        names = tuple(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue  # Django's own admin: checked on its own below.
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from walk(entry.url_patterns, inner, prefix + str(entry.pattern), kwargs + names)
+        elif isinstance(entry, URLPattern) and not _is_static(entry):
+            name = f"{namespace}{entry.name}" if entry.name else None
+            yield Route(name, prefix + str(entry.pattern), kwargs + names)
+
+
+ROUTES = list(walk())
+
+
+@dataclass
+class Beta:
+    """Organisation B's data that A's people must never reach."""
+
+    org: object
+    ticket: Ticket
+    attachment: Attachment
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.ticket.subject, self.ticket.number, self.org.name, BETA_FILE]
+
+
+# How to fill each keyword argument with organisation B's data. A new URL with a new
+# keyword argument makes ``test_it_knows_every_keyword_argument`` fail until it is added.
+KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
+    "number": lambda b: b.ticket.number,
+    "pk": lambda b: b.attachment.pk,
+    "code": lambda b: b.org.code,
+}
+
+# Pages without arguments that a signed-in customer may open (their own pages). Anything
+# else outside the console must take an argument pointing at data, and so gets a 404.
+CUSTOMER_PAGES = {
+    "home",
+    "accounts:login",
+    "accounts:logout",
+    "accounts:profile",
+    "accounts:language",
+    "portal:list",
+    "portal:new",
+    "portal:reports",
+}
+# Pages anyone may open without signing in.
+PUBLIC_PAGES = {"accounts:login", "accounts:logout", "accounts:language"}
+
+
+def _fill(route: Route, beta: Beta) -> str:
+    if route.name is None:
+        pytest.fail(f"URL pattern {route.pattern!r} has no name; name it so it can be walked.")
+    unknown = [k for k in route.kwargs if k not in KWARG_VALUES]
+    if unknown:
+        pytest.fail(
+            f"{route.name} ({route.pattern}) takes {unknown}: add them to KWARG_VALUES "
+            "in tests/test_security_urls.py so the security walk covers this URL."
+        )
+    return reverse(route.name, kwargs={k: KWARG_VALUES[k](beta) for k in route.kwargs})
+
+
+def _body(response) -> str:
+    if getattr(response, "streaming", False):
+        # Reading to the end closes the file (the test client wraps the iterator).
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def _assert_nothing_of_beta(response, path: str, beta: Beta) -> None:
+    # Error pages echo the address that was asked for (the language form's "next"); that
+    # is the visitor's own input, not B's data, so it is taken out before looking. After a
+    # followed redirect the address is the one redirected to (same number, other surface).
+    body = _body(response).replace(path, "").replace(response.request["PATH_INFO"], "")
+    for secret in beta.secrets:
+        assert secret not in body, f"{path}: response shows B's {secret!r}"
+    location = response.get("Location", "")
+    assert beta.ticket.number not in location and f"/{beta.org.code}/" not in location, (
+        f"{path}: redirects towards B's data ({location})"
+    )
+
+
+def _nosy_query(beta: Beta) -> dict:
+    """Query-string parameters that point a list, report or export at organisation B."""
+    return {"organisation": beta.org.pk, "status": "all", "tab": "all", "format": "csv"}
+
+
+def _attack_payloads(beta: Beta) -> list[dict]:
+    """Form data that would change B's request if any view let it through."""
+    common = {
+        "organisation": beta.org.pk,
+        "reporter": beta.ticket.reporter_id,
+        "subject": "Injected subject",
+        "description": "Injected description",
+        "category": "incident",
+        "priority": "1",
+        "channel": "phone",
+        "version": beta.ticket.version,
+        "next_url": "/",
+    }
+    return [
+        {**common, "action": "reply", "body": "Injected reply", "internal": "on"},
+        {**common, "action": "transition", "target": Status.REJECTED, "reason": "Injected"},
+        {**common, "action": "priority", "reason": "Injected"},
+    ]
+
+
+def _assert_beta_untouched(beta: Beta) -> None:
+    fresh = Ticket.objects.get(pk=beta.ticket.pk)
+    assert (fresh.status, fresh.version, fresh.priority) == (
+        beta.ticket.status,
+        beta.ticket.version,
+        beta.ticket.priority,
+    )
+    assert fresh.messages.count() == 1
+    assert not Message.objects.filter(body="Injected reply").exists()
+    assert not Ticket.objects.filter(subject="Injected subject").exists()
+    assert not Membership.objects.filter(
+        organisation=beta.org, user__username__in=["owner", "coordinator", "operator", "manager"]
+    ).exists()
+
+
+# -- fixtures -------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _static_root(settings, tmp_path):
+    # WhiteNoise warns (an error here) when STATIC_ROOT is missing before collectstatic.
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT.mkdir()
+
+
+@pytest.fixture
+def beta(other_org, outsider) -> Beta:
+    ticket = ticket_for(
+        outsider,
+        other_org,
+        subject=BETA_SUBJECT,
+        attachments=[SimpleUploadedFile(BETA_FILE, PNG, content_type="image/png")],
+    )
+    return Beta(other_org, ticket, ticket.attachments.get())
+
+
+@pytest.fixture
+def alpha_ticket(owner, org):
+    """A's own request, so A's pages have something on them."""
+    return ticket_for(owner, org, subject="Alpha invoices stuck")
+
+
+@pytest.fixture
+def restricted_operator(operator, org):
+    AgentRestriction.objects.create(user=operator, organisation=org)
+    return operator
+
+
+def _signed_in(user) -> Client:
+    # A fresh sign-in per request: the walk POSTs to the log-out URL too.
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+# -- the walk itself --------------------------------------------------------------------
+
+
+def test_it_walks_the_pages_that_matter():
+    names = {r.name for r in ROUTES}
+    assert {
+        "console:ticket",
+        "console:ticket-move",
+        "console:organisation",
+        "portal:detail",
+        "desk:attachment",
+        "accounts:login",
+    } <= names
+    assert not [r for r in ROUTES if r.pattern.startswith("admin/")]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.pattern)
+def test_it_knows_every_keyword_argument(route, beta):
+    path = _fill(route, beta)
+    if not route.kwargs and route.namespace != "console":
+        assert route.name in CUSTOMER_PAGES, (
+            f"{route.name} takes no argument and is outside the console: decide whether "
+            "customers may open it and add it to CUSTOMER_PAGES, or give it a rule here."
+        )
+    assert path.startswith("/")
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.kwargs], ids=lambda r: r.name or r.pattern
+)
+def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
+    route, beta, operator, client_for
+):
+    """Control: the 404s below mean "not yours", not "no such page"."""
+    path = _fill(route, beta)
+    rightful = operator if route.namespace == "console" else beta.ticket.reporter
+    response = client_for(rightful).get(path, follow=True)
+    _body(response)
+    assert response.status_code not in (403, 404), path
+
+
+@pytest.mark.parametrize("role", ["owner", "coordinator"])
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.pattern)
+def test_it_keeps_organisation_b_from_a_customer_of_a(request, role, route, beta, alpha_ticket):
+    user = request.getfixturevalue(role)
+    path = _fill(route, beta)
+    if route.namespace == "console":
+        expected = 403
+    elif route.kwargs:
+        expected = 404
+    else:
+        expected = None  # the customer's own page: any answer, as long as B is not in it
+    responses = [_signed_in(user).get(path), _signed_in(user).get(path, _nosy_query(beta))]
+    responses += [_signed_in(user).post(path, data) for data in _attack_payloads(beta)]
+    for response in responses:
+        if expected is not None:
+            assert response.status_code == expected, (
+                f"{response.request['REQUEST_METHOD']} {path} as {role}: "
+                f"{response.status_code}, expected {expected}"
+            )
+        assert response.status_code != 500
+        _assert_nothing_of_beta(response, path, beta)
+    _assert_beta_untouched(beta)
+
+
+@pytest.mark.parametrize("role", ["operator", "manager"])
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.pattern)
+def test_it_keeps_organisation_b_from_an_agent_restricted_to_a(
+    request, role, route, beta, alpha_ticket, org
+):
+    agent = request.getfixturevalue(role)
+    AgentRestriction.objects.create(user=agent, organisation=org)
+    path = _fill(route, beta)
+    responses = [
+        _signed_in(agent).get(path, follow=True),
+        _signed_in(agent).get(path, _nosy_query(beta), follow=True),
+    ]
+    responses += [
+        _signed_in(agent).post(path, data, follow=True) for data in _attack_payloads(beta)
+    ]
+    for response in responses:
+        if route.kwargs:
+            # A GET of a POST-only address is refused before anything is looked up.
+            allowed = {404, 405} if response.request["REQUEST_METHOD"] == "GET" else {404}
+            assert response.status_code in allowed, f"{path}: {response.status_code}"
+        _assert_nothing_of_beta(response, path, beta)
+    _assert_beta_untouched(beta)
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.name not in PUBLIC_PAGES], ids=lambda r: r.name or r.pattern
+)
+def test_it_sends_anonymous_visitors_to_sign_in(route, beta):
+    path = _fill(route, beta)
+    login = reverse("accounts:login")
+    for response in (Client().get(path), Client().post(path, _attack_payloads(beta)[0])):
+        assert response.status_code == 302, f"{path}: {response.status_code}"
+        assert response["Location"].startswith(f"{login}?next="), response["Location"]
+    _assert_beta_untouched(beta)
+
+
+def test_it_lets_anonymous_visitors_open_the_sign_in_page():
+    response = Client().get(reverse("accounts:login"))
+    assert response.status_code == 200
+    assert b'name="password"' in response.content
+
+
+# -- Django's admin and files outside the walk ------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["owner", "coordinator"])
+def test_it_sends_a_customer_to_the_admin_sign_in_page(request, who, beta, client_for):
+    client = client_for(request.getfixturevalue(who))
+    admin_login = reverse("admin:login")
+    for path in (
+        reverse("admin:index"),
+        reverse("admin:tenancy_organisation_changelist"),
+        reverse("admin:tenancy_organisation_change", args=[beta.org.pk]),
+        reverse("admin:accounts_user_changelist"),
+    ):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response["Location"].startswith(admin_login), response["Location"]
+
+
+def test_it_refuses_a_customer_signing_in_to_the_admin(owner):
+    client = Client()
+    response = client.post(
+        reverse("admin:login"), {"username": "owner", "password": "pw-for-tests-123"}
+    )
+    assert response.status_code == 200  # the form again, with an error
+    assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_it_serves_static_assets_without_signing_in():
+    response = Client().get("/static/aftercare/app.css")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content)
+
+
+def test_it_never_serves_uploaded_files_directly(beta, outsider, client_for):
+    """Attachments go through the checked view only; their storage path is no URL."""
+    stored = beta.attachment.file.name
+    for prefix in ("/media/", "/static/", "/"):
+        assert client_for(outsider).get(f"{prefix}{stored}").status_code == 404
+
+
+# -- internal notes -------------------------------------------------------------------
+
+
+@pytest.fixture
+def noted_ticket(ticket, consultant):
+    services.reply(
+        ticket=ticket,
+        actor=consultant,
+        body="INTERNAL: their licence expired last month",
+        internal=True,
+        attachments=[SimpleUploadedFile("internal-diagnosis.png", PNG)],
+    )
+    services.reply(ticket=ticket, actor=consultant, body="We are looking into it.")
+    return ticket
+
+
+def test_it_never_shows_a_customer_an_internal_note(noted_ticket, owner, coordinator, client_for):
+    for user in (owner, coordinator):
+        response = client_for(user).get(reverse("portal:detail", args=[noted_ticket.number]))
+        assert response.status_code == 200
+        assert b"We are looking into it." in response.content  # public replies do show
+        assert b"licence expired" not in response.content
+        assert b"internal-diagnosis.png" not in response.content
+
+
+def test_it_shows_the_internal_note_to_staff(noted_ticket, consultant, client_for):
+    response = client_for(consultant).get(reverse("console:ticket", args=[noted_ticket.number]))
+    assert b"licence expired" in response.content
+    assert b"internal-diagnosis.png" in response.content
+
+
+def test_it_hides_an_internal_note_attachment_from_the_customer(
+    noted_ticket, owner, coordinator, consultant, client_for
+):
+    att = Attachment.objects.get(ticket=noted_ticket, is_internal=True)
+    url = reverse("desk:attachment", args=[att.pk])
+    assert client_for(owner).get(url).status_code == 404
+    assert client_for(coordinator).get(url).status_code == 404
+    response = client_for(consultant).get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PNG
+
+
+# -- restricted agents ----------------------------------------------------------------
+
+
+def test_it_gives_a_restricted_agent_404_for_another_organisations_request(
+    restricted_operator, beta, alpha_ticket, client_for
+):
+    client = client_for(restricted_operator)
+    assert client.get(reverse("console:ticket", args=[alpha_ticket.number])).status_code == 200
+    assert client.get(reverse("console:ticket", args=[beta.ticket.number])).status_code == 404
+    response = client.post(
+        reverse("console:ticket-move", args=[beta.ticket.number]),
+        {"target": Status.SPRINT, "version": beta.ticket.version},
+    )
+    assert response.status_code == 404
+    assert Ticket.objects.get(pk=beta.ticket.pk).status == Status.BACKLOG
+
+
+def test_it_lets_an_unrestricted_agent_open_every_organisations_request(operator, beta, client_for):
+    response = client_for(operator).get(reverse("console:ticket", args=[beta.ticket.number]))
+    assert response.status_code == 200
+    assert BETA_SUBJECT.encode() in response.content
+
+
+def test_it_keeps_a_restricted_agents_queue_and_board_to_their_organisations(
+    restricted_operator, beta, alpha_ticket, client_for
+):
+    client = client_for(restricted_operator)
+    for name in ("console:queue", "console:board", "console:organisations", "console:ticket-new"):
+        body = client.get(reverse(name), {"status": "all"}).content.decode()
+        assert beta.ticket.number not in body, name
+        assert beta.org.name not in body, name
+    assert alpha_ticket.number in client.get(reverse("console:queue")).content.decode()
