@@ -551,8 +551,6 @@ def organisation_detail(request: HttpRequest, code: str) -> HttpResponse:
 @agent_required
 def reports(request: HttpRequest) -> HttpResponse:
     """SLA compliance, response and resolution times, backlog age (support managers)."""
-    from django.http import HttpResponse as Plain
-
     from aftercare.sla import presentation
     from aftercare.sla import reports as sla_reports
     from aftercare.sla.models import SlaClock
@@ -573,11 +571,7 @@ def reports(request: HttpRequest) -> HttpResponse:
         clocks = clocks.filter(organisation_id=organisation_id)
     report = sla_reports.build(tickets, clocks, start, end)
     if request.GET.get("format") == "csv":
-        response = Plain(sla_reports.to_csv(report), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="sla-report-{start:%Y-%m}-{end:%Y-%m}.csv"'
-        )
-        return response
+        return presentation.csv_response(report)
     params = request.GET.copy()
     params.pop("format", None)
     return render(

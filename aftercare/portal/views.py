@@ -207,8 +207,6 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
 @customer_required
 def reports(request: HttpRequest) -> HttpResponse:
     """The coordinator's view of the same SLA report, restricted to their organisations."""
-    from django.http import HttpResponse as Plain
-
     from aftercare.sla import presentation
     from aftercare.sla import reports as sla_reports
     from aftercare.sla.models import SlaClock
@@ -221,11 +219,7 @@ def reports(request: HttpRequest) -> HttpResponse:
     clocks = SlaClock.objects.filter(organisation_id__in=coordinated)
     report = sla_reports.build(tickets, clocks, start, end)
     if request.GET.get("format") == "csv":
-        response = Plain(sla_reports.to_csv(report), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="sla-report-{start:%Y-%m}-{end:%Y-%m}.csv"'
-        )
-        return response
+        return presentation.csv_response(report)
     params = request.GET.copy()
     params.pop("format", None)
     return render(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
 from aftercare.sla.charts import bars
 from aftercare.sla.models import Metric
-from aftercare.sla.reports import Report
+from aftercare.sla.reports import Report, to_csv
 from aftercare.sla.services import format_minutes
 
 
@@ -51,3 +52,11 @@ def context(report: Report) -> dict:
         "sections": sections,
         "backlog_chart": bars([(label, n, str(n)) for label, n in report.backlog], top or 1),
     }
+
+
+def csv_response(report: Report) -> HttpResponse:
+    response = HttpResponse(to_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="sla-report-{report.start:%Y-%m}-{report.end:%Y-%m}.csv"'
+    )
+    return response
