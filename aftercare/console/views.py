@@ -154,6 +154,8 @@ def board(request: HttpRequest) -> HttpResponse:
         organisations=visible_organisations(request.permset).only("pk", "name"),
         agents=agents(),
     )
+    # The columns are the statuses and each sorts by urgency: no status or sort filter.
+    del form.fields["status"], form.fields["sort"]
     qs, _data = _filtered(request, form, default_status="all")
     qs = qs.filter(status__in=BOARD_COLUMNS)
     counts = dict(qs.order_by().values_list("status").annotate(n=Count("pk")))

@@ -4,13 +4,14 @@
   function ready(fn) {
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
-  ready(function () {
+  var dragged = null;
+  function init(root) {
     // Submit a form when its select changes (language switcher, quick filters).
-    document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+    root.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
       el.addEventListener("change", function () { el.form.submit(); });
     });
     // Show the reason field only for transitions that need one.
-    document.querySelectorAll("form[data-transition-form]").forEach(function (form) {
+    root.querySelectorAll("form[data-transition-form]").forEach(function (form) {
       var select = form.querySelector("select[name=target]");
       var reason = form.querySelector("[data-reason-field]");
       if (!select || !reason) return;
@@ -21,15 +22,14 @@
       select.addEventListener("change", sync); sync();
     });
     // Board: drag a card onto a column to perform the same checked transition.
-    var dragged = null;
-    document.querySelectorAll(".card[draggable=true]").forEach(function (card) {
+    root.querySelectorAll(".card[draggable=true]").forEach(function (card) {
       card.addEventListener("dragstart", function (e) {
         dragged = card; card.classList.add("dragging");
         e.dataTransfer.setData("text/plain", card.dataset.ticket);
       });
       card.addEventListener("dragend", function () { card.classList.remove("dragging"); dragged = null; });
     });
-    document.querySelectorAll(".board-column[data-status]").forEach(function (col) {
+    root.querySelectorAll(".board-column[data-status]").forEach(function (col) {
       col.addEventListener("dragover", function (e) {
         if (!dragged) return;
         var allowed = (dragged.dataset.targets || "").split(" ");
@@ -52,5 +52,8 @@
         form.submit();
       });
     });
-  });
+  }
+  ready(function () { init(document); });
+  // htmx replaced part of the page (filters): wire up what came in.
+  document.addEventListener("htmx:afterSettle", function (e) { init(e.target); });
 })();
