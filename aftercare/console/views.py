@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from aftercare.accounts.models import User
 from aftercare.accounts.querysets import agents, consultants
-from aftercare.accounts.roles import Role
+from aftercare.accounts.roles import PermSet, Role
 from aftercare.console.forms import (
     SORTS,
     AssignForm,
@@ -491,6 +491,9 @@ def _caller(data: dict, organisation) -> User:
         return found.user
     email = data["new_caller_email"].strip().lower()
     user = User.objects.filter(email__iexact=email).first()
+    if user is not None and PermSet(user).is_agent:
+        # A staff account must not quietly become a customer of this organisation.
+        raise ValidationError({"new_caller_email": _("This address belongs to a member of staff.")})
     if user is None:
         first, _sep, last = data["new_caller_name"].strip().partition(" ")
         user = User(

@@ -757,3 +757,25 @@ def test_it_lets_a_restricted_agent_register_calls_only_for_their_customers(
     )
     assert response.status_code == 400
     assert not Ticket.objects.exists()
+
+
+def test_it_refuses_a_staff_address_as_a_new_caller(client_for, operator, consultant, org):
+    from aftercare.tenancy.models import Membership
+
+    response = client_for(operator).post(
+        reverse("console:ticket-new"),
+        {
+            "organisation": org.pk,
+            "channel": "phone",
+            "new_caller_name": "Cora Consultant",
+            "new_caller_email": consultant.email,
+            "category": "incident",
+            "priority": 3,
+            "subject": "Phone call",
+            "description": "Called about invoices",
+        },
+    )
+    assert response.status_code == 400
+    assert "belongs to a member of staff" in response.content.decode()
+    assert not Membership.objects.filter(user=consultant).exists()
+    assert not Ticket.objects.filter(subject="Phone call").exists()
