@@ -8,7 +8,6 @@ a staff member restricted to A, and anonymous visitors then GET and POST each UR
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -19,14 +18,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from aftercare.desk import services
 from aftercare.desk.models import Attachment, Message, Status, Ticket
-from aftercare.desk.tests.factories import ticket_for
+from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.tenancy.models import AgentRestriction, Membership
 
 pytestmark = pytest.mark.django_db
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
 BETA_SUBJECT = "Beta warehouse scanners offline"
 BETA_FILE = "beta-manifest.png"
 
@@ -179,13 +175,6 @@ def _assert_beta_untouched(beta: Beta) -> None:
 
 
 # -- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _static_root(settings, tmp_path):
-    # WhiteNoise warns (an error here) when STATIC_ROOT is missing before collectstatic.
-    settings.STATIC_ROOT = tmp_path / "static"
-    settings.STATIC_ROOT.mkdir()
 
 
 @pytest.fixture

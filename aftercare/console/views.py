@@ -575,20 +575,13 @@ def reports(request: HttpRequest) -> HttpResponse:
         tickets = tickets.filter(organisation_id=organisation_id)
         clocks = clocks.filter(organisation_id=organisation_id)
     report = sla_reports.build(tickets, clocks, start, end)
-    if request.GET.get("format") == "csv":
-        return presentation.csv_response(report)
-    params = request.GET.copy()
-    params.pop("format", None)
-    return render(
+    return presentation.respond(
         request,
         "console/reports.html",
-        {
-            **presentation.context(report),
-            "organisations": organisations,
-            "organisation_id": organisation_id,
-            "query": params.urlencode(),
-            "nav": "reports",
-        },
+        report,
+        organisations=organisations,
+        organisation_id=organisation_id,
+        nav="reports",
     )
 
 

@@ -218,15 +218,4 @@ def reports(request: HttpRequest) -> HttpResponse:
     tickets = visible_tickets(request.permset).filter(organisation_id__in=coordinated)
     clocks = SlaClock.objects.filter(organisation_id__in=coordinated)
     report = sla_reports.build(tickets, clocks, start, end)
-    if request.GET.get("format") == "csv":
-        return presentation.csv_response(report)
-    params = request.GET.copy()
-    params.pop("format", None)
-    return render(
-        request,
-        "portal/reports.html",
-        {
-            **presentation.context(report),
-            "query": params.urlencode(),
-        },
-    )
+    return presentation.respond(request, "portal/reports.html", report)

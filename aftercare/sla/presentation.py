@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from aftercare.sla.charts import bars
@@ -60,3 +61,12 @@ def csv_response(report: Report) -> HttpResponse:
         f'attachment; filename="sla-report-{report.start:%Y-%m}-{report.end:%Y-%m}.csv"'
     )
     return response
+
+
+def respond(request: HttpRequest, template: str, report: Report, **extra) -> HttpResponse:
+    """The report as CSV (``?format=csv``) or as the page; both surfaces answer this way."""
+    if request.GET.get("format") == "csv":
+        return csv_response(report)
+    params = request.GET.copy()
+    params.pop("format", None)
+    return render(request, template, {**context(report), "query": params.urlencode(), **extra})

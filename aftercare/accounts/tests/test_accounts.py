@@ -22,13 +22,6 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
-def _static_root(settings, tmp_path):
-    # WhiteNoise warns (an error here) when STATIC_ROOT is missing before collectstatic.
-    settings.STATIC_ROOT = tmp_path / "static"
-    settings.STATIC_ROOT.mkdir()
-
-
-@pytest.fixture(autouse=True)
 def _english_afterwards():
     """The preferences middleware activates the user's language for the thread."""
     yield

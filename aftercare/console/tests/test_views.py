@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 import pytest
@@ -16,22 +15,11 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import Role
 from aftercare.desk import services
 from aftercare.desk.models import Category, Channel, Event, Level, Message, Priority, Status, Ticket
-from aftercare.desk.tests.factories import ticket_for
+from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.tenancy.models import AgentRestriction, Membership
 from aftercare.tenancy.tests.factories import ContractFactory, SystemFactory, customer
 
 pytestmark = pytest.mark.django_db
-
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-
-
-@pytest.fixture(autouse=True)
-def _static_root(settings, tmp_path):
-    # WhiteNoise warns (an error here) when STATIC_ROOT is missing before collectstatic.
-    settings.STATIC_ROOT = tmp_path / "static"
-    settings.STATIC_ROOT.mkdir()
 
 
 @pytest.fixture

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import base64
+
 from aftercare.desk import services
 from aftercare.desk.models import Category, Channel, Priority, Ticket
+
+# A real 1x1 PNG, for uploads that must pass the signature check.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def ticket_for(reporter, organisation, **kwargs) -> Ticket:

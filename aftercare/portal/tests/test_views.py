@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,21 +9,10 @@ from django.urls import reverse
 
 from aftercare.desk import services
 from aftercare.desk.models import Attachment, Category, Channel, Message, Priority, Status, Ticket
-from aftercare.desk.tests.factories import ticket_for
+from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.tenancy.tests.factories import OrganisationFactory, SystemFactory, customer
 
 pytestmark = pytest.mark.django_db
-
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-
-
-@pytest.fixture(autouse=True)
-def _static_root(settings, tmp_path):
-    # WhiteNoise warns (an error here) when STATIC_ROOT is missing before collectstatic.
-    settings.STATIC_ROOT = tmp_path / "static"
-    settings.STATIC_ROOT.mkdir()
 
 
 def _request(org, **extra):
