@@ -42,6 +42,18 @@ def require_service(name: str, reason: str):
     pytest.skip(f"{name} unavailable: {reason}")
 
 
+def database_url() -> str:
+    """The test database as a URL, for processes a test starts (workers, ingesters)."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    return "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
+        **{k: params.get(k) or "" for k in ("USER", "HOST", "PORT", "NAME")}
+    )
+
+
 @pytest.fixture(autouse=True)
 def _migration_data(request):
     """Rows that migrations create (staff groups, the default SLA plan).
@@ -164,3 +176,52 @@ def client_for(client):
         return c
 
     return make
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server on 127.0.0.1 (aiosmtpd); Django's SMTP backend points at it."""
+    from aiosmtpd.controller import Controller
+
+    from aftercare.mail.tests.servers import SmtpSink, free_port
+
+    port = free_port()
+    sink = SmtpSink("127.0.0.1", port)
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def dovecot():
+    """A throwaway Dovecot IMAP server with one mailbox (see RECIPES.md).
+
+    Its folder is outside pytest's private temporary folder: Dovecot's processes run as
+    the ``mail`` and ``dovenull`` users, who must be able to enter it.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from aftercare.mail.tests.servers import Dovecot, free_port
+
+    missing = Dovecot.available()
+    if missing:
+        require_service("Dovecot", missing)
+    directory = Path(tempfile.mkdtemp(prefix="aftercare-dovecot-"))
+    server = Dovecot(directory, free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)

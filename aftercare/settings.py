@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "aftercare.sla",
     "aftercare.console",
     "aftercare.portal",
+    "aftercare.mail",
+    "aftercare.api",
+    "aftercare.imports",
 ]
 
 MIDDLEWARE = [
@@ -206,6 +209,24 @@ EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Aftercare <support@localhost>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+# The public address of this instance, for links in e-mails.
+AFTERCARE_BASE_URL = env_str("AFTERCARE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Domain of our Message-IDs; replies referencing them are threaded to their request.
+AFTERCARE_MAIL_DOMAIN = env_str("AFTERCARE_MAIL_DOMAIN", "aftercare.invalid")
+# Limits for inbound mail; a message over one is kept as rejected with the reason.
+AFTERCARE_MAIL_MAX_BYTES = env_int("AFTERCARE_MAIL_MAX_MB", 25, minimum=1) * 1024 * 1024
+AFTERCARE_MAIL_MAX_PARTS = env_int("AFTERCARE_MAIL_MAX_PARTS", 100, minimum=1)
+AFTERCARE_MAIL_MAX_DEPTH = env_int("AFTERCARE_MAIL_MAX_DEPTH", 10, minimum=1)
+# Per sender and day: messages accepted, and automatic answers we send (Znuny uses 40).
+AFTERCARE_MAIL_SENDER_DAILY_CAP = env_int("AFTERCARE_MAIL_SENDER_DAILY_CAP", 100, minimum=1)
+AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP = env_int("AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP", 40, minimum=1)
+AFTERCARE_MAIL_SEND_ATTEMPTS = env_int("AFTERCARE_MAIL_SEND_ATTEMPTS", 8, minimum=1)
+AFTERCARE_MAIL_FETCH_CRON = env_str("AFTERCARE_MAIL_FETCH_CRON", "* * * * *")
+AFTERCARE_MAIL_OUTBOX_CRON = env_str("AFTERCARE_MAIL_OUTBOX_CRON", "* * * * *")
+# Days an approval link stays valid.
+AFTERCARE_APPROVAL_DAYS = env_int("AFTERCARE_APPROVAL_DAYS", 7, minimum=1)
 
 # Security.
 SESSION_COOKIE_HTTPONLY = True
@@ -229,3 +250,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("AFTERCARE_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# REST API
+# django-ninja ships Swagger UI; as an installed app its templates and static files are
+# served from here, so /api/docs works without reaching a CDN.
+INSTALLED_APPS = [*INSTALLED_APPS, "ninja"]
+# Requests per window per token (or per signed-in user for browser sessions).
+AFTERCARE_API_RATE_LIMIT = env_int("AFTERCARE_API_RATE_LIMIT", 600, minimum=1)
+AFTERCARE_API_RATE_WINDOW = env_int("AFTERCARE_API_RATE_WINDOW_SECONDS", 60, minimum=1)
+AFTERCARE_API_PAGE_SIZE = env_int("AFTERCARE_API_PAGE_SIZE", 50, minimum=1)
+AFTERCARE_API_MAX_PAGE_SIZE = env_int("AFTERCARE_API_MAX_PAGE_SIZE", 200, minimum=1)
+# How stale a token's "last used" may get before a request writes it again.
+AFTERCARE_API_TOKEN_TOUCH_SECONDS = env_int("AFTERCARE_API_TOKEN_TOUCH_SECONDS", 60, minimum=0)

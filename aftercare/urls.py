@@ -19,5 +19,7 @@ urlpatterns = [
     path("console/", include("aftercare.console.urls")),
     path("portal/", include("aftercare.portal.urls")),
     path("files/", include("aftercare.desk.urls")),
+    path("api/", include("aftercare.api.urls")),
+    path("mail/", include("aftercare.mail.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -21,18 +21,9 @@ from django.utils import timezone
 from aftercare.desk.models import Event, Priority
 from aftercare.desk.tests.factories import ticket_for
 from aftercare.sla.models import Notification, SlaClock
-from conftest import require_service
+from conftest import database_url, require_service
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_url() -> str:
-    params = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{params['NAME']}"
-    return "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(
-        **{k: params.get(k) or "" for k in ("USER", "HOST", "PORT", "NAME")}
-    )
 
 
 def _redis_url() -> str:
@@ -50,7 +41,7 @@ def _redis_url() -> str:
 def job_env(request, tmp_path):
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "AFTERCARE_HUEY_NAME": f"test-{uuid.uuid4().hex[:8]}",
         "AFTERCARE_DATA_DIR": str(tmp_path),
         "AFTERCARE_SLA_CHECK_CRON": "0 0 1 1 *",  # the periodic run stays out of the way

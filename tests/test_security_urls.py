@@ -4,6 +4,10 @@ The walk reads the URL configuration itself, so a new page is checked the day it
 its keyword arguments must be known to ``KWARG_VALUES`` (filled from organisation B's
 data) or the walk fails and asks for them. Customers and coordinators of organisation A,
 a staff member restricted to A, and anonymous visitors then GET and POST each URL.
+
+The REST API's routes (``api:v1:…``) are walked too, answering as an API does: JSON
+401 instead of a redirect to sign in, and for B's data exactly the answer that data which
+does not exist gets, so not even the status code confirms that B's request is there.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from aftercare.api import tokens as api_tokens
+from aftercare.api.models import ApiToken
 from aftercare.desk import services
 from aftercare.desk.models import Attachment, Message, Status, Ticket
 from aftercare.desk.tests.factories import PNG, ticket_for
@@ -72,10 +80,12 @@ class Beta:
     org: object
     ticket: Ticket
     attachment: Attachment
+    token: ApiToken | None = None
 
     @property
     def secrets(self) -> list[str]:
-        return [self.ticket.subject, self.ticket.number, self.org.name, BETA_FILE]
+        found = [self.ticket.subject, self.ticket.number, self.org.name, BETA_FILE]
+        return [*found, self.token.prefix] if self.token is not None else found
 
 
 # How to fill each keyword argument with organisation B's data. A new URL with a new
@@ -84,6 +94,17 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     "number": lambda b: b.ticket.number,
     "pk": lambda b: b.attachment.pk,
     "code": lambda b: b.org.code,
+    "user_id": lambda b: b.ticket.reporter_id,
+    "token_id": lambda b: b.token.pk,
+}
+# The same arguments pointing at nothing. An API answer about B's data must be exactly the
+# answer about data that does not exist, or the answer itself confirms B's data is there.
+GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
+    "number": lambda b: "AC-1999-999999",
+    "pk": lambda b: 2_000_000_000,
+    "code": lambda b: "no-such-organisation",
+    "user_id": lambda b: 2_000_000_000,
+    "token_id": lambda b: 2_000_000_000,
 }
 
 # Pages without arguments that a signed-in customer may open (their own pages). Anything
@@ -97,12 +118,40 @@ CUSTOMER_PAGES = {
     "portal:list",
     "portal:new",
     "portal:reports",
+    # The REST API's lists and forms hold only the caller's own data; the token page
+    # lists the caller's own tokens; the schema and its documentation hold no data.
+    "api:v1:ticket-list",
+    "api:v1:ticket-create",
+    "api:v1:me",
+    "api:v1:organisation-list",
+    "api:v1:openapi-json",
+    "api:docs",
+    "api:tokens",
 }
 # Pages anyone may open without signing in.
-PUBLIC_PAGES = {"accounts:login", "accounts:logout", "accounts:language"}
+PUBLIC_PAGES = {
+    "accounts:login",
+    "accounts:logout",
+    "accounts:language",
+    "api:v1:openapi-json",
+    "api:docs",
+}
+# API endpoints for staff only: customers get 403 whatever they name, as in the console.
+STAFF_ONLY_API = {"api:v1:user-list", "api:v1:user-detail", "api:v1:ticket-sla"}
+# django-ninja's marker for the API's base path (it computes the schema's paths from it):
+# it answers 404 to everyone and serves nothing.
+NINJA_ROOT = "api:v1:api-root"
 
 
-def _fill(route: Route, beta: Beta) -> str:
+def _is_api(route: Route) -> bool:
+    return route.namespace == "api:v1"
+
+
+def _staff_only(route: Route) -> bool:
+    return route.namespace == "console" or route.name in STAFF_ONLY_API
+
+
+def _fill(route: Route, beta: Beta, values=KWARG_VALUES) -> str:
     if route.name is None:
         pytest.fail(f"URL pattern {route.pattern!r} has no name; name it so it can be walked.")
     unknown = [k for k in route.kwargs if k not in KWARG_VALUES]
@@ -111,7 +160,7 @@ def _fill(route: Route, beta: Beta) -> str:
             f"{route.name} ({route.pattern}) takes {unknown}: add them to KWARG_VALUES "
             "in tests/test_security_urls.py so the security walk covers this URL."
         )
-    return reverse(route.name, kwargs={k: KWARG_VALUES[k](beta) for k in route.kwargs})
+    return reverse(route.name, kwargs={k: values[k](beta) for k in route.kwargs})
 
 
 def _body(response) -> str:
@@ -172,6 +221,77 @@ def _assert_beta_untouched(beta: Beta) -> None:
     assert not Membership.objects.filter(
         organisation=beta.org, user__username__in=["owner", "coordinator", "operator", "manager"]
     ).exists()
+    assert not Attachment.objects.filter(ticket=beta.ticket).exclude(pk=beta.attachment.pk)
+    if beta.token is not None:
+        assert ApiToken.objects.get(pk=beta.token.pk).revoked_at is None
+
+
+# -- the REST API -----------------------------------------------------------------------
+
+
+def _api_payloads(beta: Beta) -> list[dict]:
+    """JSON bodies that would change B's request (or file one for B) if any endpoint let
+    them through: every field any API body reads, aimed at B."""
+    common = {
+        "organisation": beta.org.pk,
+        "reporter": beta.ticket.reporter_id,
+        "subject": "Injected subject",
+        "description": "Injected description",
+        "category": "incident",
+        "priority": 1,
+        "priority_reason": "Injected",
+        "version": beta.ticket.version,
+        "target": Status.REJECTED,
+        "reason": "Injected",
+        "body": "Injected reply",
+    }
+    return [{**common, "internal": False}, {**common, "internal": True}]
+
+
+def _api_requests(beta: Beta) -> list[tuple[str, dict]]:
+    """What the walk sends to an API route: the pages' GETs and form POSTs, the JSON
+    bodies, and a multipart upload with a real file (fresh objects on every call)."""
+    upload = SimpleUploadedFile("injected.png", PNG, content_type="image/png")
+    return [
+        ("get", {}),
+        ("get", {"data": _nosy_query(beta)}),
+        *(("post", {"data": data}) for data in _attack_payloads(beta)),
+        *(
+            ("post", {"data": json.dumps(data), "content_type": "application/json"})
+            for data in _api_payloads(beta)
+        ),
+        ("post", {"data": {"files": [upload], "body": "Injected reply"}}),
+    ]
+
+
+def _api_walk(client: Callable[[], Client], route: Route, beta: Beta, values=KWARG_VALUES):
+    path = _fill(route, beta, values)
+    return path, [getattr(client(), method)(path, **kw) for method, kw in _api_requests(beta)]
+
+
+def _assert_api_keeps_b_hidden(client: Callable[[], Client], route: Route, beta: Beta, who):
+    """B's data through an API route: nothing of B shown, and where the route names B's
+    data, the very answer (status and body) that a made-up object gets."""
+    path, responses = _api_walk(client, route, beta)
+    for response in responses:
+        assert response.status_code < 500, f"{path}: {response.status_code}"
+        _assert_nothing_of_beta(response, path, beta)
+    statuses = [r.status_code for r in responses]
+    if route.kwargs:
+        _ghost_path, ghosts = _api_walk(client, route, beta, GHOST_VALUES)
+        for response, ghost in zip(responses, ghosts, strict=True):
+            assert (response.status_code, _body(response)) == (ghost.status_code, _body(ghost)), (
+                f"{response.request['REQUEST_METHOD']} {path} as {who}: B's data answers "
+                f"{response.status_code}, a missing object {ghost.status_code}"
+            )
+    if _staff_only(route) and who in ("owner", "coordinator"):
+        assert statuses[0] == 403, f"GET {path} as {who}: {statuses[0]}"
+        assert set(statuses) <= {403, 405}, f"{path} as {who}: {statuses}"
+    elif route.kwargs:
+        # 404 as for anything missing; 405 for a method the route does not have; 400/422
+        # for a body that is not what the route reads (decided before any lookup).
+        assert set(statuses) <= {400, 404, 405, 422}, f"{path} as {who}: {statuses}"
+        assert 404 in statuses, f"{path} as {who}: no request reached the lookup: {statuses}"
 
 
 # -- fixtures -------------------------------------------------------------------------
@@ -185,7 +305,8 @@ def beta(other_org, outsider) -> Beta:
         subject=BETA_SUBJECT,
         attachments=[SimpleUploadedFile(BETA_FILE, PNG, content_type="image/png")],
     )
-    return Beta(other_org, ticket, ticket.attachments.get())
+    token, _secret = api_tokens.issue(user=outsider, name="Beta integration")
+    return Beta(other_org, ticket, ticket.attachments.get(), token)
 
 
 @pytest.fixture
@@ -221,12 +342,19 @@ def test_it_walks_the_pages_that_matter():
         "accounts:login",
     } <= names
     assert not [r for r in ROUTES if r.pattern.startswith("admin/")]
+    assert {
+        "api:v1:ticket-detail",
+        "api:v1:ticket-transition",
+        "api:v1:attachment-download",
+        "api:v1:organisation-detail",
+        "api:token-revoke",
+    } <= names
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.pattern)
 def test_it_knows_every_keyword_argument(route, beta):
     path = _fill(route, beta)
-    if not route.kwargs and route.namespace != "console":
+    if not route.kwargs and not _staff_only(route) and route.name != NINJA_ROOT:
         assert route.name in CUSTOMER_PAGES, (
             f"{route.name} takes no argument and is outside the console: decide whether "
             "customers may open it and add it to CUSTOMER_PAGES, or give it a rule here."
@@ -242,7 +370,7 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
 ):
     """Control: the 404s below mean "not yours", not "no such page"."""
     path = _fill(route, beta)
-    rightful = operator if route.namespace == "console" else beta.ticket.reporter
+    rightful = operator if _staff_only(route) else beta.ticket.reporter
     response = client_for(rightful).get(path, follow=True)
     _body(response)
     assert response.status_code not in (403, 404), path
@@ -252,6 +380,10 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name or r.pattern)
 def test_it_keeps_organisation_b_from_a_customer_of_a(request, role, route, beta, alpha_ticket):
     user = request.getfixturevalue(role)
+    if _is_api(route):
+        _assert_api_keeps_b_hidden(lambda: _signed_in(user), route, beta, role)
+        _assert_beta_untouched(beta)
+        return
     path = _fill(route, beta)
     if route.namespace == "console":
         expected = 403
@@ -279,6 +411,10 @@ def test_it_keeps_organisation_b_from_an_agent_restricted_to_a(
 ):
     agent = request.getfixturevalue(role)
     AgentRestriction.objects.create(user=agent, organisation=org)
+    if _is_api(route):
+        _assert_api_keeps_b_hidden(lambda: _signed_in(agent), route, beta, role)
+        _assert_beta_untouched(beta)
+        return
     path = _fill(route, beta)
     responses = [
         _signed_in(agent).get(path, follow=True),
@@ -302,7 +438,20 @@ def test_it_keeps_organisation_b_from_an_agent_restricted_to_a(
 def test_it_sends_anonymous_visitors_to_sign_in(route, beta):
     path = _fill(route, beta)
     login = reverse("accounts:login")
-    for response in (Client().get(path), Client().post(path, _attack_payloads(beta)[0])):
+    responses = (Client().get(path), Client().post(path, _attack_payloads(beta)[0]))
+    if route.name == NINJA_ROOT:
+        assert [r.status_code for r in responses] == [404, 404]
+        return
+    if _is_api(route):
+        # An API does not redirect: it answers 401 JSON (405 for a method it lacks).
+        assert 401 in [r.status_code for r in responses], path
+        for response in responses:
+            assert response.status_code in (401, 405), f"{path}: {response.status_code}"
+            if response.status_code == 401:
+                assert response.json()["code"] == "unauthenticated"
+        _assert_beta_untouched(beta)
+        return
+    for response in responses:
         assert response.status_code == 302, f"{path}: {response.status_code}"
         assert response["Location"].startswith(f"{login}?next="), response["Location"]
     _assert_beta_untouched(beta)

@@ -46,4 +46,12 @@ class ThrottledLoginForm(AuthenticationForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["first_name", "last_name", "email", "phone", "language", "time_zone"]
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "language",
+            "time_zone",
+            "optional_mail",
+        ]

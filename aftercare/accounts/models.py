@@ -30,6 +30,13 @@ class User(AbstractUser):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default=settings.TIME_ZONE, validators=[validate_time_zone]
     )
+    optional_mail = models.BooleanField(
+        _("send me optional e-mail"),
+        default=True,
+        help_text=_(
+            "Status changes and assignments. Replies, approvals and SLA warnings are always sent."
+        ),
+    )
 
     class Meta:
         verbose_name = _("user")

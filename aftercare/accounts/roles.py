@@ -49,10 +49,12 @@ _AGENT = [
     "tenancy.view_system",
     "tenancy.view_contactperson",
     "tenancy.view_contract",
+    "desk.request_approval",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OPERATOR: [
         *_AGENT,
+        "mail.triage_mail",
         "desk.open_ticket_on_behalf",
         "desk.triage_ticket",
         "desk.reprioritise_ticket",
@@ -69,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.DEVELOPER: [*_AGENT, "desk.assign_ticket"],
     Role.MANAGER: [
         *_AGENT,
+        "mail.triage_mail",
         "desk.open_ticket_on_behalf",
         "desk.triage_ticket",
         "desk.reprioritise_ticket",
@@ -78,6 +81,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.ADMIN: [
         *_AGENT,
+        "mail.triage_mail",
         "desk.open_ticket_on_behalf",
         "desk.triage_ticket",
         "desk.reprioritise_ticket",

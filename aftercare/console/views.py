@@ -29,9 +29,9 @@ from aftercare.console.forms import (
     PriorityForm,
     QueueFilterForm,
 )
-from aftercare.desk import services, workflow
-from aftercare.desk.forms import ReplyForm, TransitionForm
-from aftercare.desk.models import OPEN_STATUSES, Channel, Status, Ticket
+from aftercare.desk import approvals, services, workflow
+from aftercare.desk.forms import ApprovalRequestForm, ReplyForm, TransitionForm
+from aftercare.desk.models import OPEN_STATUSES, Approval, Channel, Status, Ticket
 from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
 from aftercare.desk.timeline import build_timeline
 from aftercare.lib.keyset import paginate
@@ -223,6 +223,10 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
     classify_form.fields["system"].choices = [("", "—"), *((s.pk, str(s)) for s in systems)]
     return {
         "ticket": ticket,
+        "approvals": ticket.approvals.select_related("decided_by", "requested_by").order_by(
+            "-requested_at"
+        ),
+        "approval_form": forms.get("approval") or ApprovalRequestForm(),
         "timeline": build_timeline(permset, ticket),
         "reply_form": forms.get("reply") or ReplyForm(),
         "transition_form": forms.get("transition") or TransitionForm(rules=rules, initial=version),
@@ -240,7 +244,17 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
     }
 
 
-ACTIONS = ("reply", "transition", "assign", "escalate", "priority", "classify", "acknowledge")
+ACTIONS = (
+    "reply",
+    "transition",
+    "assign",
+    "escalate",
+    "priority",
+    "classify",
+    "acknowledge",
+    "approval",
+    "withdraw_approval",
+)
 
 
 @agent_required
@@ -288,6 +302,8 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool 
             return ReplyForm(), False
         messages.success(request, _("Receipt acknowledged."))
         return None, True
+    if action in ("approval", "withdraw_approval"):
+        return _approval_action(request, ticket, action)
     if action == "reply":
         form = ReplyForm(post, files)
     elif action == "transition":
@@ -395,6 +411,46 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool 
     except PermissionDenied as exc:
         messages.error(request, str(exc) or _("You may not do that."))
         return form, False
+    return form, True
+
+
+def _approval_action(request: HttpRequest, ticket: Ticket, action: str):
+    if action == "withdraw_approval":
+        approval = Approval.objects.filter(
+            ticket=ticket, pk=request.POST.get("approval") or 0
+        ).first()
+        if approval is None:
+            messages.error(request, _("Unknown approval."))
+            return None, False
+        try:
+            approvals.withdraw(approval=approval, actor=request.user)
+        except approvals.ApprovalError as exc:
+            messages.error(request, exc.message)
+            return None, False
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+            return None, False
+        messages.success(request, _("The approval request was withdrawn."))
+        return None, True
+    form = ApprovalRequestForm(request.POST)
+    if not form.is_valid():
+        return form, False
+    try:
+        approvals.request(
+            ticket=ticket,
+            actor=request.user,
+            action=form.cleaned_data["action_text"],
+            target_status=form.cleaned_data["target_status"],
+        )
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict") and "action" in exc.error_dict:
+            exc = ValidationError({"action_text": exc.error_dict["action"]})
+        _attach_errors(form, exc)
+        return form, False
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return form, False
+    messages.success(request, _("Approval requested; the customer's coordinators were e-mailed."))
     return form, True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from aftercare.desk.models import Category, Priority
+from aftercare.desk.models import Category, Priority, Status
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -62,3 +62,16 @@ class RequestForm(forms.Form):
         help_text=_("Steps to reproduce, the data used, the environment, error messages."),
     )
     files = MultipleFileField(label=_("Attachments and screenshots"))
+
+
+class ApprovalRequestForm(forms.Form):
+    action_text = forms.CharField(
+        label=_("Action the customer must approve"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example: correct the stock balances directly in the production database."),
+    )
+    target_status = forms.ChoiceField(
+        label=_("Block the move to"),
+        required=False,
+        choices=[("", _("Nothing (record the consent only)")), *Status.choices],
+    )

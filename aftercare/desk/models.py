@@ -180,6 +180,7 @@ class Ticket(models.Model):
             ("assign_ticket", "Can assign requests"),
             ("escalate_ticket", "Can escalate requests from L1 to L2"),
             ("view_reports", "Can see reports"),
+            ("request_approval", "Can ask a customer to approve an action"),
         ]
         indexes = [
             # The queue's common filters, each followed by the default sort key.
@@ -223,6 +224,9 @@ class Message(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PUBLIC)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
     body = models.TextField(_("message"))
+    # From e-mail: the quoted history folded out of ``body``, and the sanitised HTML.
+    quoted = models.TextField(blank=True)
+    html = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ScopedManager(organisation="organisation")
@@ -305,3 +309,76 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.field}".strip()
+
+
+class Approval(models.Model):
+    """A customer's written consent to an action on a request, asked for by an agent.
+
+    While an approval for a target status has not been granted, the transition to that
+    status is refused (``desk.approvals.blocking``). Each approver gets a signed one-time
+    link; the decision (who, when, how) is kept here and on the timeline.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class Via(models.TextChoices):
+        LINK = "link", _("link in the e-mail")
+        PORTAL = "portal", _("portal")
+        EMAIL = "email", _("e-mail reply")
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="approvals")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    action = models.TextField(_("action to approve"))
+    target_status = models.CharField(
+        _("blocks the move to"), max_length=16, choices=Status.choices, blank=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_via = models.CharField(max_length=10, choices=Via.choices, blank=True)
+    decision_note = models.TextField(_("comment"), blank=True)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("approval")
+        verbose_name_plural = _("approvals")
+        indexes = [models.Index(fields=["ticket", "state"], name="approval_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.action[:60]}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.state == self.State.PENDING and self.expires_at <= timezone.now()
+
+
+class ApprovalLink(models.Model):
+    """One approver's one-time link; only a hash of its nonce is stored."""
+
+    approval = models.ForeignKey(Approval, on_delete=models.CASCADE, related_name="links")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    nonce_hash = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["approval", "user"], name="unique_approval_link")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approval_id} → {self.user_id}"

@@ -143,6 +143,8 @@ def open_ticket(
     conditions: str = "",
     attachments: Iterable[UploadedFile] = (),
     created_at=None,
+    quoted: str = "",
+    html: str = "",
 ) -> Ticket:
     """Register a request. ``actor`` files it; ``reporter`` is the customer it is for.
 
@@ -208,6 +210,8 @@ def open_ticket(
         organisation=organisation,
         author=reporter,
         body=description,
+        quoted=quoted,
+        html=html,
         channel=channel,
         created_at=now,
     )
@@ -232,6 +236,8 @@ def reply(
     internal: bool = False,
     channel: str = Channel.PORTAL,
     attachments: Iterable[UploadedFile] = (),
+    quoted: str = "",
+    html: str = "",
 ) -> Message:
     """Add a public reply or an internal note.
 
@@ -257,6 +263,8 @@ def reply(
         organisation_id=ticket.organisation_id,
         author=actor,
         body=body,
+        quoted=quoted,
+        html=html,
         kind=Message.Kind.INTERNAL if internal else Message.Kind.PUBLIC,
         channel=channel,
         created_at=now,
@@ -297,6 +305,18 @@ def _apply_transition(
     at=None,
 ) -> workflow.Rule:
     rule = workflow.check(ticket.status, target, roles, reason)
+    if actor is not None:
+        from aftercare.desk.approvals import blocking
+
+        waiting = blocking(ticket, target)
+        if waiting is not None:
+            raise workflow.TransitionError(
+                _("This move needs the customer's approval first (%(state)s): %(action)s")
+                % {
+                    "state": _("expired") if waiting.is_expired else waiting.get_state_display(),
+                    "action": waiting.action,
+                }
+            )
     now = at or timezone.now()
     old = ticket.status
     fields = ["status", "status_changed_at"]
@@ -534,3 +554,8 @@ def archive_released(*, now=None, days: int | None = None) -> list[str]:
             )
             archived.append(ticket.number)
     return archived
+
+
+def system_note(*, ticket: Ticket, action: str, note: str) -> Event:
+    """An internal audit note written by the system (e.g. mail intake refusing a file)."""
+    return _event(ticket, None, action, note=note, internal=True)

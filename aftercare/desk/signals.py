@@ -8,3 +8,8 @@ Arguments: ``ticket`` (the locked, updated instance) and ``event``.
 from django.dispatch import Signal
 
 ticket_changed = Signal()
+
+# Sent after an approval is requested, with ``approval`` and ``links``: a list of
+# (user, token) pairs. The tokens exist only here (the database keeps their hashes), so
+# the mail app's receiver must put them into the messages it queues.
+approval_requested = Signal()

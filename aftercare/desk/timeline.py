@@ -49,6 +49,17 @@ ACTION_TEXT = {
     "desk.ticket.updated": lambda: _("updated the request"),
     "desk.reply.added": lambda: _("replied"),
     "desk.note.added": lambda: _("added an internal note"),
+    "desk.approval.requested": lambda: _("asked the customer for approval"),
+    "desk.approval.approved": lambda: _("approved"),
+    "desk.approval.declined": lambda: _("declined"),
+    "desk.approval.withdrawn": lambda: _("withdrew the approval request"),
+    "mail.attachments_refused": lambda: _("refused files from an e-mail"),
+    "mail.follow_up": lambda: _("linked an earlier request"),
+    "imports.trello.card_imported": lambda: _("imported from Trello"),
+    "imports.trello.card_updated": lambda: _("updated from Trello"),
+    "imports.trello.comment_imported": lambda: _("imported a comment from Trello"),
+    "imports.trello.comment_updated": lambda: _("updated a comment from Trello"),
+    "imports.csv.row_imported": lambda: _("imported from CSV"),
 }
 
 

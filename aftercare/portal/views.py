@@ -14,9 +14,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from aftercare.desk import services, workflow
+from aftercare.desk import approvals, services, workflow
 from aftercare.desk.forms import ReplyForm, RequestForm, TransitionForm
-from aftercare.desk.models import CLOSED_STATUSES, OPEN_STATUSES, Channel, Status
+from aftercare.desk.models import CLOSED_STATUSES, OPEN_STATUSES, Approval, Channel, Status
 from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
 from aftercare.desk.timeline import build_timeline
 from aftercare.lib.keyset import paginate
@@ -172,8 +172,26 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
                     messages.success(request, _("Thank you, your decision was recorded."))
                     return redirect("portal:detail", number=ticket.number)
                 messages.error(request, _("That action is not available for this request."))
+            elif action in ("approve", "decline"):
+                approval = Approval.objects.filter(
+                    ticket=ticket, pk=request.POST.get("approval") or 0
+                ).first()
+                if approval is None:
+                    messages.error(request, _("Unknown approval."))
+                else:
+                    approvals.decide(
+                        approval=approval,
+                        user=request.user,
+                        approve=action == "approve",
+                        via=Approval.Via.PORTAL,
+                        note=request.POST.get("note", "")[:2000],
+                    )
+                    messages.success(request, _("Thank you, your decision was recorded."))
+                    return redirect("portal:detail", number=ticket.number)
             else:
                 messages.error(request, _("Unknown action."))
+        except approvals.ApprovalError as exc:
+            messages.error(request, exc.message)
         except workflow.TransitionError as exc:
             transition_form.add_error(None, exc.message)
         except services.ConflictError as exc:
@@ -199,6 +217,10 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
             "reply_form": reply_form,
             "transition_form": transition_form,
             "can_reply": ticket.status != Status.ARCHIVED,
+            "approvals": ticket.approvals.select_related("decided_by", "requested_by").order_by(
+                "-requested_at"
+            ),
+            "can_decide": approvals.may_decide(request.user, ticket),
         },
         status=status,
     )

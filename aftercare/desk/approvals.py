@@ -1,0 +1,223 @@
+"""Customer approval before sensitive actions (support regulation: written consent).
+
+An agent asks; the organisation's coordinators (or, if it has none, the reporter) decide
+with a signed one-time link from the e-mail, in the portal, or by replying "approve" /
+"decline". Until an approval for a target status is granted, the move to that status is
+refused — ``blocking()`` is consulted by the workflow in ``services._apply_transition``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from aftercare.accounts.models import User
+from aftercare.accounts.roles import PermSet, Role
+from aftercare.desk.models import Approval, ApprovalLink, Status, Ticket
+from aftercare.desk.signals import approval_requested
+from aftercare.tenancy.models import Membership
+
+SALT = "aftercare.desk.approval"
+
+
+class ApprovalError(Exception):
+    """The link or decision cannot be used; ``message`` says why, for the person."""
+
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def _hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def approvers(ticket: Ticket) -> list[User]:
+    """Who may decide: the organisation's coordinators, else the reporter."""
+    coordinators = [
+        m.user
+        for m in Membership.objects.with_scopes_disabled()
+        .filter(organisation_id=ticket.organisation_id, role=Role.COORDINATOR, user__is_active=True)
+        .select_related("user")
+        .order_by("user_id")
+    ]
+    return coordinators or ([ticket.reporter] if ticket.reporter.is_active else [])
+
+
+def may_decide(user: User, ticket: Ticket) -> bool:
+    return user.is_authenticated and any(u.pk == user.pk for u in approvers(ticket))
+
+
+def blocking(ticket: Ticket, target: str) -> Approval | None:
+    """The approval that keeps ``ticket`` from moving to ``target``, if any."""
+    rows = list(
+        Approval.objects.with_scopes_disabled()
+        .filter(ticket_id=ticket.pk, target_status=target)
+        .exclude(state=Approval.State.WITHDRAWN)
+        .order_by("-requested_at")
+    )
+    if not rows or any(a.state == Approval.State.APPROVED for a in rows):
+        return None
+    return rows[0]
+
+
+def _event(ticket: Ticket, actor, action: str, note: str = "") -> None:
+    from aftercare.desk.services import _event as record
+
+    record(ticket, actor, action, note=note)
+
+
+@transaction.atomic
+def request(
+    *, ticket: Ticket, actor: User, action: str, target_status: str = "", days: int | None = None
+) -> Approval:
+    permset = PermSet(actor)
+    if not permset.has("desk.request_approval") or not permset.ticket_roles(ticket):
+        raise PermissionDenied(_("You may not ask for approvals."))
+    action = action.strip()
+    if not action:
+        raise ValidationError(
+            {"action": _("Describe the action the customer is asked to approve.")}
+        )
+    if target_status and target_status not in Status.values:
+        raise ValidationError({"target_status": _("Choose a status.")})
+    people = [u for u in approvers(ticket) if u.email]
+    if not people:
+        raise ValidationError(
+            _(
+                "Nobody at this organisation can approve: it has no coordinator with an e-mail address."
+            )
+        )
+    now = timezone.now()
+    days = days or settings.AFTERCARE_APPROVAL_DAYS
+    approval = Approval.objects.create(
+        ticket=ticket,
+        organisation_id=ticket.organisation_id,
+        action=action,
+        target_status=target_status,
+        requested_by=actor,
+        requested_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    links = []
+    for user in people:
+        nonce = secrets.token_urlsafe(24)
+        link = ApprovalLink.objects.create(
+            approval=approval,
+            organisation_id=ticket.organisation_id,
+            user=user,
+            nonce_hash=_hash(nonce),
+        )
+        links.append((user, signing.dumps({"l": link.pk, "n": nonce}, salt=SALT)))
+    _event(ticket, actor, "desk.approval.requested", note=action)
+    approval_requested.send(sender=Approval, approval=approval, links=links)
+    return approval
+
+
+def link_for_token(token: str) -> ApprovalLink:
+    """The link a token stands for, or ``ApprovalError`` (forged, used, expired)."""
+    try:
+        data = signing.loads(token, salt=SALT)
+        link = (
+            ApprovalLink.objects.with_scopes_disabled()
+            .select_related("approval", "approval__ticket", "user")
+            .get(pk=int(data["l"]))
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError, ApprovalLink.DoesNotExist):
+        raise ApprovalError(_("This approval link is not valid.")) from None
+    if not secrets.compare_digest(link.nonce_hash, _hash(str(data.get("n", "")))):
+        raise ApprovalError(_("This approval link is not valid."))
+    return link
+
+
+def _check_open(approval: Approval) -> None:
+    if approval.state != Approval.State.PENDING:
+        raise ApprovalError(
+            _("This approval was already answered: %(state)s.")
+            % {"state": approval.get_state_display()}
+        )
+    if approval.expires_at <= timezone.now():
+        raise ApprovalError(
+            _("This approval request has expired. Ask the service desk to send a new one.")
+        )
+
+
+@transaction.atomic
+def decide(
+    *,
+    approval: Approval,
+    user: User,
+    approve: bool,
+    via: str,
+    note: str = "",
+    link: ApprovalLink | None = None,
+) -> Approval:
+    approval = Approval.objects.with_scopes_disabled().select_for_update().get(pk=approval.pk)
+    _check_open(approval)
+    if link is not None:
+        link = ApprovalLink.objects.with_scopes_disabled().select_for_update().get(pk=link.pk)
+        if link.used_at is not None:
+            raise ApprovalError(_("This approval link was already used."))
+        if link.user_id != user.pk:
+            raise ApprovalError(_("This approval link is not valid."))
+        link.used_at = timezone.now()
+        link.save(update_fields=["used_at"])
+    if not user.is_active or not may_decide(user, approval.ticket):
+        raise PermissionDenied(_("You may not decide on this approval."))
+    approval.state = Approval.State.APPROVED if approve else Approval.State.DECLINED
+    approval.decided_by = user
+    approval.decided_at = timezone.now()
+    approval.decided_via = via
+    approval.decision_note = note.strip()
+    approval.save(
+        update_fields=["state", "decided_by", "decided_at", "decided_via", "decision_note"]
+    )
+    summary = _("%(action)s — via %(via)s") % {
+        "action": approval.action,
+        "via": approval.get_decided_via_display(),
+    }
+    if approval.decision_note:
+        summary += f"\n{approval.decision_note}"
+    _event(
+        approval.ticket,
+        user,
+        "desk.approval.approved" if approve else "desk.approval.declined",
+        note=summary,
+    )
+    return approval
+
+
+def decide_by_token(*, token: str, approve: bool, note: str = "") -> Approval:
+    link = link_for_token(token)
+    return decide(
+        approval=link.approval,
+        user=link.user,
+        approve=approve,
+        via=Approval.Via.LINK,
+        note=note,
+        link=link,
+    )
+
+
+@transaction.atomic
+def withdraw(*, approval: Approval, actor: User, reason: str = "") -> Approval:
+    permset = PermSet(actor)
+    if not permset.has("desk.request_approval") or not permset.ticket_roles(approval.ticket):
+        raise PermissionDenied(_("You may not withdraw approvals."))
+    approval = Approval.objects.with_scopes_disabled().select_for_update().get(pk=approval.pk)
+    if approval.state != Approval.State.PENDING:
+        raise ApprovalError(_("Only a pending approval can be withdrawn."))
+    approval.state = Approval.State.WITHDRAWN
+    approval.decided_at = timezone.now()
+    approval.decision_note = reason.strip()
+    approval.save(update_fields=["state", "decided_at", "decision_note"])
+    _event(approval.ticket, actor, "desk.approval.withdrawn", note=approval.action)
+    return approval

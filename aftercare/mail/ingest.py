@@ -1,0 +1,727 @@
+"""Inbound mail → requests and replies, exactly once, never losing a message.
+
+``ingest(raw)`` is the one entry point for every source (IMAP, a pipe from the MTA, files).
+It records one ``InboundMessage`` per distinct message, whatever happens to it:
+
+1. Duplicates (same Message-ID, or the same content hash when there is none) are
+   recognised and nothing is done twice.
+2. Over a limit, or unparseable: stored as *rejected* with the reason; the sender is told
+   once a day per reason (never when the mail is automatic).
+3. Our own mail, bounces (recorded on the address), automatic replies: no ticket, no reply.
+4. A reply — by reply token, by References/In-Reply-To, by the number in the subject — is
+   added to its request only if the sender may write to it (zammad#5064: a number in a
+   subject is not a permission); otherwise the mail is treated as new.
+5. New mail opens a request in the sender's organisation (by address, then by domain);
+   unknown senders and ambiguous cases wait in triage.
+
+The whole routing of one message is one transaction with its ``InboundMessage`` row,
+whose unique keys are inserted first: a crash anywhere leaves nothing, a rerun redoes it,
+and two ingesters racing on one message make exactly one of everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from aftercare.accounts.models import User
+from aftercare.accounts.roles import PermSet, Role
+from aftercare.desk import approvals, services
+from aftercare.desk.attachments import validate_upload
+from aftercare.desk.models import Approval, Channel, Status, Ticket
+from aftercare.mail import outbound
+from aftercare.mail.models import AddressStatus, InboundMessage, Mailbox, OutboundMail
+from aftercare.mail.parsing import Limits, MailRejected, ParsedMail, content_hash, parse
+from aftercare.tenancy.models import Membership, Organisation
+
+log = logging.getLogger(__name__)
+Outcome = InboundMessage.Outcome
+
+# Shown to agents in the mail log and (for rejections) told to the sender.
+REASONS = {
+    "too_large": gettext_lazy("the message is larger than the limit"),
+    "too_many_parts": gettext_lazy("the message has too many parts"),
+    "too_deep": gettext_lazy("the message is nested too deeply"),
+    "attachment_too_large": gettext_lazy("an attachment is larger than the limit"),
+    "headers_too_large": gettext_lazy("the message headers are too large"),
+    "unparseable": gettext_lazy("the message could not be read"),
+    "no_sender": gettext_lazy("the message has no sender address"),
+    "rate_limited": gettext_lazy("too many messages from this sender today"),
+    "processing_failed": gettext_lazy("the message could not be processed"),
+    "own_mail": gettext_lazy("our own message came back"),
+    "automatic": gettext_lazy("automatic message (auto-reply, list or bulk mail)"),
+    "bounce": gettext_lazy("delivery failure report"),
+    "unknown_sender": gettext_lazy("the sender is not known"),
+    "several_organisations": gettext_lazy("the sender belongs to several organisations"),
+    "staff_sender": gettext_lazy("a staff member wrote to the support address"),
+}
+# Rejections the sender is told about (once per day per reason).
+TELL_SENDER = {
+    "too_large",
+    "too_many_parts",
+    "too_deep",
+    "attachment_too_large",
+    "headers_too_large",
+    "unparseable",
+}
+
+APPROVE_WORDS = {
+    "approve",
+    "approved",
+    "yes",
+    "ok",
+    "aprob",
+    "aprobat",
+    "da",
+    "approuve",
+    "approuvé",
+    "oui",
+    "согласовано",
+    "согласен",
+    "согласна",
+    "одобряю",
+    "да",
+    "погоджую",
+    "погоджено",
+    "так",
+}
+DECLINE_WORDS = {
+    "decline",
+    "declined",
+    "reject",
+    "no",
+    "resping",
+    "respins",
+    "nu",
+    "refuse",
+    "refusé",
+    "non",
+    "отклоняю",
+    "нет",
+    "не согласен",
+    "відхиляю",
+    "ні",
+}
+
+
+@dataclass
+class Result:
+    inbound: InboundMessage
+    created: bool  # False: a duplicate of a message already processed
+
+    @property
+    def outcome(self) -> str:
+        return self.inbound.outcome
+
+
+def limits() -> Limits:
+    return Limits(
+        max_bytes=settings.AFTERCARE_MAIL_MAX_BYTES,
+        max_parts=settings.AFTERCARE_MAIL_MAX_PARTS,
+        max_depth=settings.AFTERCARE_MAIL_MAX_DEPTH,
+        max_attachment_bytes=settings.AFTERCARE_MAX_ATTACHMENT_BYTES,
+    )
+
+
+def _duplicate(digest: str, message_id: str) -> InboundMessage | None:
+    query = Q(content_hash=digest)
+    if message_id:
+        query |= Q(message_id=message_id[:998])
+    return InboundMessage.objects.filter(query).order_by("pk").first()
+
+
+def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> Result:
+    """Process one raw message. Raises only when the database itself is unavailable."""
+    digest = content_hash(raw)
+    found = _duplicate(digest, "")
+    if found is not None:
+        return Result(found, False)
+    try:
+        parsed: ParsedMail | None = parse(raw, limits())
+        rejected: MailRejected | None = None
+    except MailRejected as exc:
+        parsed, rejected = None, exc
+    message_id = parsed.message_id[:998] if parsed else ""
+    if message_id:
+        found = _duplicate(digest, message_id)
+        if found is not None:
+            return Result(found, False)
+    row = InboundMessage(
+        message_id=message_id,
+        content_hash=digest,
+        mailbox=mailbox,
+        source=source[:255],
+        size=len(raw),
+        received_at=timezone.now(),
+        outcome=Outcome.REJECTED,
+    )
+    if parsed is not None:
+        row.sender = parsed.from_address[:320]
+        row.sender_name = parsed.from_name[:255]
+        row.subject = parsed.subject[:998]
+        row.sent_at = parsed.date
+        row.auto_submitted = parsed.auto_submitted or parsed.is_bounce
+    else:
+        row.sender, row.subject = _light_headers(raw)
+    if rejected is not None or len(raw) <= settings.AFTERCARE_MAIL_MAX_BYTES:
+        # Keep what arrived (only the headers of an oversized message).
+        keep = raw if len(raw) <= settings.AFTERCARE_MAIL_MAX_BYTES else raw[:65536]
+        row.raw.save("message.eml", ContentFile(keep), save=False)
+    try:
+        return _store(row, parsed, rejected, mailbox)
+    except IntegrityError:
+        _discard_file(row)
+        found = _duplicate(digest, message_id)
+        if found is None:
+            raise
+        return Result(found, False)
+    except (OperationalError, InterfaceError):
+        _discard_file(row)
+        raise  # the database is away: leave the message where it is, try again later
+    except Exception as exc:  # a bug must not stop the intake: keep the message as failed
+        _discard_file(row)
+        log.exception("mail intake failed for %s", row.message_id or digest)
+        return _store_failure(row, raw, exc)
+
+
+def _discard_file(row: InboundMessage) -> None:
+    if row.raw:
+        try:
+            row.raw.delete(save=False)
+        except OSError:
+            log.warning("could not remove %s", row.raw.name)
+
+
+def _store(row, parsed, rejected, mailbox) -> Result:
+    with transaction.atomic():
+        row.save()  # the unique keys first: a racing duplicate fails here, before any work
+        if rejected is not None:
+            _reject(row, rejected.code, rejected.detail)
+        else:
+            _route(row, parsed, mailbox)
+        row.save()
+    return Result(row, True)
+
+
+def _store_failure(row: InboundMessage, raw: bytes, exc: Exception) -> Result:
+    row.pk = None
+    row.ticket = None
+    row.ticket_message = None
+    row.organisation = None
+    row.raw = None
+    row.raw.save("message.eml", ContentFile(raw[: settings.AFTERCARE_MAIL_MAX_BYTES]), save=False)
+    row.outcome = Outcome.REJECTED
+    row.reason = "processing_failed"
+    row.detail = f"{type(exc).__name__}: {exc}"[:2000]
+    try:
+        row.save()
+    except DatabaseError:
+        _discard_file(row)
+        raise
+    return Result(row, True)
+
+
+def _light_headers(raw: bytes) -> tuple[str, str]:
+    """Sender and subject of a message we refuse to parse, read from its first lines only."""
+    from email.header import decode_header, make_header
+    from email.utils import parseaddr
+
+    head = raw[:65536].split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("latin-1")
+    fields: dict[str, str] = {}
+    for line in re.split(r"\r?\n(?![ \t])", head):
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() in ("from", "subject"):
+            fields.setdefault(name.strip().lower(), value.strip())
+    try:
+        subject = str(make_header(decode_header(fields.get("subject", ""))))
+    except (LookupError, UnicodeError, ValueError):  # a broken encoded word: keep it raw
+        subject = fields.get("subject", "")
+    return parseaddr(fields.get("from", ""))[1].lower()[:320], subject[:998]
+
+
+def _reject(row: InboundMessage, code: str, detail: str = "") -> None:
+    row.outcome = Outcome.REJECTED
+    row.reason = code
+    row.detail = detail[:2000]
+    if code in TELL_SENDER and row.sender and not row.auto_submitted:
+        day = timezone.localdate().isoformat()
+        outbound.queue(
+            "mail_rejected",
+            key=f"rejected:{row.sender}:{code}:{day}",
+            address=row.sender,
+            params={"subject": row.subject or "—", "reason": REASONS.get(code, code)},
+        )
+
+
+def _set(row: InboundMessage, outcome: str, reason: str = "", detail: str = "") -> None:
+    row.outcome = outcome
+    row.reason = reason
+    if detail:
+        row.detail = (row.detail + "\n" + detail).strip()[:4000]
+
+
+def _is_own(parsed: ParsedMail) -> bool:
+    if parsed.aftercare_loop and parsed.aftercare_loop.strip() == settings.AFTERCARE_MAIL_DOMAIN:
+        return True
+    ours = {outbound.support_address(), *Mailbox.objects.values_list("address", flat=True)}
+    return parsed.from_address in {a.lower() for a in ours if a}
+
+
+def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> None:
+    if _is_own(parsed):
+        return _set(row, Outcome.IGNORED, "own_mail")
+    if parsed.is_bounce:
+        _record_bounce(parsed)
+        return _set(row, Outcome.BOUNCE, "bounce", ", ".join(parsed.bounced_recipients))
+    if not parsed.from_address:
+        return _reject(row, "no_sender")
+    since = timezone.now() - timedelta(days=1)
+    recent = InboundMessage.objects.filter(sender=parsed.from_address, received_at__gte=since)
+    if recent.exclude(pk=row.pk).count() >= settings.AFTERCARE_MAIL_SENDER_DAILY_CAP:
+        return _reject(row, "rate_limited")
+    sender = _sender(parsed.from_address)
+
+    if sender is not None and not parsed.auto_submitted and _approval_reply(row, parsed, sender):
+        return None
+    ticket, note = _referenced_ticket(parsed, sender)
+    if ticket is not None:
+        row.ticket = ticket
+        row.organisation_id = ticket.organisation_id
+        if parsed.auto_submitted:
+            return _set(row, Outcome.IGNORED, "automatic", parsed.auto_reason)
+        if _add_reply(row, parsed, ticket, sender):
+            return None
+    if parsed.auto_submitted:
+        return _set(row, Outcome.TRIAGE, "automatic", parsed.auto_reason)
+    if sender is not None and PermSet(sender).is_agent:
+        return _set(row, Outcome.TRIAGE, "staff_sender", note)
+    organisation, reason = _organisation_for(parsed.from_address, sender, mailbox)
+    if organisation is None:
+        return _set(row, Outcome.TRIAGE, reason, note)
+    sender = sender or _register(parsed, organisation)
+    if not sender.memberships.filter(organisation=organisation).exists():
+        Membership.objects.create(user=sender, organisation=organisation, role=Role.CUSTOMER)
+    _open(row, parsed, organisation, sender, mailbox, note)
+    return None
+
+
+# -- who wrote ----------------------------------------------------------------------------
+
+
+def _sender(address: str) -> User | None:
+    users = list(User.objects.filter(email__iexact=address, is_active=True).order_by("pk")[:5])
+    if not users:
+        return None
+    with_membership = [u for u in users if u.memberships.exists()]
+    return (with_membership or users)[0]
+
+
+def _organisations_by_domain(address: str) -> list[Organisation]:
+    domain = address.rpartition("@")[2].lower()
+    if not domain:
+        return []
+    candidates = Organisation.objects.filter(is_active=True, mail_domains__icontains=domain)
+    return [o for o in candidates if domain in o.domain_list()]
+
+
+def _organisation_for(
+    address: str, sender: User | None, mailbox: Mailbox | None
+) -> tuple[Organisation | None, str]:
+    default = mailbox.default_organisation if mailbox else None
+    if sender is not None:
+        member_of = list(
+            Organisation.objects.filter(memberships__user=sender, is_active=True).distinct()
+        )
+        if len(member_of) == 1:
+            return member_of[0], ""
+        if len(member_of) > 1:
+            if default is not None and default in member_of:
+                return default, ""
+            by_domain = [o for o in _organisations_by_domain(address) if o in member_of]
+            if len(by_domain) == 1:
+                return by_domain[0], ""
+            return None, "several_organisations"
+    by_domain = _organisations_by_domain(address)
+    if len(by_domain) == 1:
+        return by_domain[0], ""
+    if len(by_domain) > 1:
+        return None, "several_organisations"
+    if default is not None and mailbox.register_unknown_senders:
+        return default, ""
+    return None, "unknown_sender"
+
+
+def _register(parsed: ParsedMail, organisation: Organisation) -> User:
+    """A contact who wrote in for the first time: an account without a password."""
+    address = parsed.from_address
+    base = re.sub(r"[^\w.@+-]", "", address)[:140] or "contact"
+    username = base
+    while User.objects.filter(username=username).exists():
+        username = f"{base}-{secrets.token_hex(3)}"
+    first, _sp, last = (parsed.from_name or "").strip().partition(" ")
+    user = User(
+        username=username,
+        email=address,
+        first_name=first[:150],
+        last_name=last[:150],
+        language=organisation.language,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+# -- threading ----------------------------------------------------------------------------
+
+
+def _number_re() -> re.Pattern:
+    prefix = re.escape(settings.AFTERCARE_TICKET_PREFIX)
+    return re.compile(rf"(?<![\w-])({prefix}-\d{{4}}-\d{{6}})(?![\w-])", re.IGNORECASE)
+
+
+def _candidates(parsed: ParsedMail) -> list[str]:
+    """Request numbers this mail refers to, strongest evidence first."""
+    numbers: list[str] = []
+    addresses = " ".join([*parsed.to, *parsed.cc])
+    numbers += outbound.numbers_from_tokens(addresses)
+    numbers += outbound.numbers_from_tokens(parsed.text[-4000:])
+    refs = [*parsed.in_reply_to, *reversed(parsed.references)]
+    if refs:
+        refs = [r[:998] for r in refs]
+        by_out = dict(
+            OutboundMail.objects.filter(message_id__in=[f"<{r}>" for r in refs])
+            .exclude(ticket=None)
+            .values_list("message_id", "ticket__number")
+        )
+        by_in = dict(
+            InboundMessage.objects.filter(message_id__in=refs)
+            .exclude(ticket=None)
+            .values_list("message_id", "ticket__number")
+        )
+        domain = "@" + settings.AFTERCARE_MAIL_DOMAIN.lower()
+        for ref in refs:
+            if f"<{ref}>" in by_out:
+                numbers.append(by_out[f"<{ref}>"])
+            elif ref in by_in:
+                numbers.append(by_in[ref])
+            elif ref.lower().endswith(domain):
+                numbers += [m.upper() for m in _number_re().findall(ref.split(".", 1)[0])]
+    numbers += [m.upper() for m in _number_re().findall(parsed.subject)]
+    return list(dict.fromkeys(numbers))
+
+
+def _referenced_ticket(parsed: ParsedMail, sender: User | None) -> tuple[Ticket | None, str]:
+    refused = []
+    numbers = _candidates(parsed)
+    tickets = {t.number: t for t in Ticket.objects.filter(number__in=numbers)}
+    for number in numbers:
+        ticket = tickets.get(number)
+        if ticket is None:
+            continue
+        if sender is not None and PermSet(sender).ticket_roles(ticket):
+            return ticket, ""
+        refused.append(number)
+    note = ""
+    if refused:
+        note = _("The mail refers to %(numbers)s, which the sender may not write to.") % {
+            "numbers": ", ".join(refused)
+        }
+    return None, note
+
+
+# -- doing it -----------------------------------------------------------------------------
+
+
+def _body(parsed: ParsedMail) -> tuple[str, str]:
+    text = (parsed.reply_text or "").strip()
+    quoted = parsed.quoted_text or ""
+    if not text:
+        text, quoted = (parsed.text or "").strip(), ""
+    if not text:
+        text = _("(no text; see the attachments)") if parsed.attachments else _("(empty message)")
+    return text, quoted
+
+
+def _uploads(row: InboundMessage, parsed: ParsedMail) -> list[SimpleUploadedFile]:
+    """Attachments that pass the desk's checks; the others are listed on the row."""
+    kept: list[SimpleUploadedFile] = []
+    refused: list[str] = []
+    for att in parsed.attachments:
+        upload = SimpleUploadedFile(att.filename or "attachment.bin", att.data, att.content_type)
+        if len(kept) >= settings.AFTERCARE_MAX_ATTACHMENTS_PER_MESSAGE:
+            refused.append(_("“%(name)s”: too many attachments") % {"name": upload.name})
+            continue
+        try:
+            validate_upload(upload)
+        except ValidationError as exc:
+            refused.append(" ".join(exc.messages))
+            continue
+        kept.append(upload)
+    if refused:
+        row.detail = (row.detail + "\n" + "\n".join(refused)).strip()[:4000]
+    return kept
+
+
+def _refused_note(row: InboundMessage, ticket: Ticket) -> None:
+    if row.detail:
+        services.system_note(
+            ticket=ticket,
+            action="mail.attachments_refused",
+            note=_("Files in the e-mail that were not accepted:") + "\n" + row.detail,
+        )
+
+
+def _add_reply(row: InboundMessage, parsed: ParsedMail, ticket: Ticket, sender: User) -> bool:
+    text, quoted = _body(parsed)
+    uploads = _uploads(row, parsed)
+    try:
+        with transaction.atomic():
+            message = services.reply(
+                ticket=ticket,
+                actor=sender,
+                body=text,
+                channel=Channel.EMAIL,
+                attachments=uploads,
+                quoted=quoted,
+                html=parsed.html,
+            )
+    except (ValidationError, PermissionDenied) as exc:
+        # e.g. an archived request: the customer's mail opens a follow-up request instead.
+        row.detail = (row.detail + "\n" + " ".join(getattr(exc, "messages", [str(exc)]))).strip()
+        row.ticket = None
+        return False
+    row.ticket_message = message
+    _refused_note(row, ticket)
+    _set(row, Outcome.REPLY)
+    return True
+
+
+def _open(
+    row: InboundMessage,
+    parsed: ParsedMail,
+    organisation: Organisation,
+    sender: User,
+    mailbox: Mailbox | None,
+    note: str,
+) -> None:
+    text, quoted = _body(parsed)
+    followed = [n for n in _candidates(parsed) if Ticket.objects.filter(number=n).exists()]
+    if note:
+        row.detail = (row.detail + "\n" + note).strip()
+    uploads = _uploads(row, parsed)
+    ticket = services.open_ticket(
+        actor=sender,
+        organisation=organisation,
+        subject=parsed.subject or _("(no subject)"),
+        description=text,
+        category=mailbox.default_category if mailbox else "incident",
+        channel=Channel.EMAIL,
+        attachments=uploads,
+        quoted=quoted,
+        html=parsed.html,
+    )
+    if followed and PermSet(sender).ticket_roles(Ticket.objects.get(number=followed[0])):
+        services.system_note(
+            ticket=ticket,
+            action="mail.follow_up",
+            note=_("Follow-up of %(number)s (written by e-mail after it was closed).")
+            % {"number": followed[0]},
+        )
+    row.ticket = ticket
+    row.organisation = organisation
+    row.ticket_message = ticket.messages.order_by("pk").first()
+    _refused_note(row, ticket)
+    _set(row, Outcome.TICKET)
+
+
+def _record_bounce(parsed: ParsedMail) -> None:
+    now = timezone.now()
+    hard = parsed.bounce_reason.strip().startswith("5") or " 5." in parsed.bounce_reason
+    for address in {a.lower() for a in parsed.bounced_recipients if a}:
+        status, _created = AddressStatus.objects.select_for_update().get_or_create(
+            address=address[:320]
+        )
+        status.bounce_count += 1
+        status.bounced_at = now
+        status.bounce_reason = parsed.bounce_reason[:2000]
+        status.suppressed = status.suppressed or hard or status.bounce_count >= 3
+        status.save()
+
+
+def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bool:
+    """ "approve" / "decline" answered to an approval mail by one of its approvers."""
+    refs = [f"<{r}>" for r in [*parsed.in_reply_to, *parsed.references]]
+    if not refs:
+        return False
+    keys = OutboundMail.objects.filter(message_id__in=refs, kind="approval").values_list(
+        "dedupe_key", flat=True
+    )
+    approval_ids = [int(m.group(1)) for k in keys if (m := re.match(r"approval(\d+):", k))]
+    if not approval_ids:
+        return False
+    first = next((ln.strip() for ln in (parsed.reply_text or "").splitlines() if ln.strip()), "")
+    word = re.sub(r"[^\w\s]", "", first).strip().lower()
+    if word in APPROVE_WORDS:
+        approve = True
+    elif word in DECLINE_WORDS:
+        approve = False
+    else:
+        return False
+    approval = Approval.objects.filter(pk__in=approval_ids).order_by("-pk").first()
+    if approval is None:
+        return False
+    row.ticket = approval.ticket
+    row.organisation_id = approval.organisation_id
+    try:
+        approvals.decide(
+            approval=approval,
+            user=sender,
+            approve=approve,
+            via=Approval.Via.EMAIL,
+            note=_("Answered by e-mail: “%(word)s”") % {"word": first[:80]},
+        )
+    except (approvals.ApprovalError, PermissionDenied) as exc:
+        row.detail = str(getattr(exc, "message", exc))
+        row.ticket = None
+        return False
+    _set(row, Outcome.APPROVAL)
+    return True
+
+
+# -- triage (from the console) ------------------------------------------------------------
+
+
+class TriageError(Exception):
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def _reparse(row: InboundMessage) -> ParsedMail:
+    if not row.raw:
+        raise TriageError(_("The original message is not stored."))
+    with row.raw.open("rb") as fh:
+        raw = fh.read()
+    try:
+        return parse(raw, limits())
+    except MailRejected as exc:
+        raise TriageError(REASONS.get(exc.code, exc.code)) from exc
+
+
+@transaction.atomic
+def triage_open(
+    *, row: InboundMessage, actor: User, organisation: Organisation, category: str
+) -> Ticket:
+    """Open a request from held mail; the sender becomes a contact of the organisation."""
+    row = InboundMessage.objects.select_for_update().get(pk=row.pk)
+    _check_triage(row, actor)
+    if organisation.pk not in (PermSet(actor).organisation_scope or [organisation.pk]):
+        raise PermissionDenied(_("You may not file requests for this organisation."))
+    parsed = _reparse(row)
+    sender = _sender(parsed.from_address) if parsed.from_address else None
+    if sender is not None and PermSet(sender).is_agent:
+        raise TriageError(
+            _("The sender is a staff member; file the request for the customer instead.")
+        )
+    if sender is None:
+        if not parsed.from_address:
+            raise TriageError(_("The message has no sender address."))
+        sender = _register(parsed, organisation)
+    if not sender.memberships.filter(organisation=organisation).exists():
+        Membership.objects.create(user=sender, organisation=organisation, role=Role.CUSTOMER)
+    text, quoted = _body(parsed)
+    ticket = services.open_ticket(
+        actor=actor,
+        reporter=sender,
+        organisation=organisation,
+        subject=parsed.subject or _("(no subject)"),
+        description=text,
+        category=category,
+        channel=Channel.EMAIL,
+        attachments=_uploads(row, parsed),
+        quoted=quoted,
+        html=parsed.html,
+    )
+    row.ticket, row.organisation = ticket, organisation
+    row.ticket_message = ticket.messages.order_by("pk").first()
+    _resolve(row, actor, Outcome.TICKET)
+    return ticket
+
+
+@transaction.atomic
+def triage_append(*, row: InboundMessage, actor: User, ticket: Ticket) -> Ticket:
+    """Add held mail to a request: as the sender's reply if they may write, else as a note."""
+    row = InboundMessage.objects.select_for_update().get(pk=row.pk)
+    _check_triage(row, actor)
+    parsed = _reparse(row)
+    sender = _sender(parsed.from_address) if parsed.from_address else None
+    text, quoted = _body(parsed)
+    uploads = _uploads(row, parsed)
+    if sender is not None and PermSet(sender).ticket_roles(ticket):
+        message = services.reply(
+            ticket=ticket,
+            actor=sender,
+            body=text,
+            channel=Channel.EMAIL,
+            attachments=uploads,
+            quoted=quoted,
+            html=parsed.html,
+        )
+    else:
+        header = _("E-mail from %(sender)s, added by %(agent)s:") % {
+            "sender": parsed.from_address or "?",
+            "agent": actor.display_name,
+        }
+        message = services.reply(
+            ticket=ticket,
+            actor=actor,
+            body=f"{header}\n\n{text}",
+            internal=True,
+            channel=Channel.EMAIL,
+            attachments=uploads,
+            quoted=quoted,
+        )
+    row.ticket, row.organisation_id, row.ticket_message = ticket, ticket.organisation_id, message
+    _resolve(row, actor, Outcome.REPLY)
+    return ticket
+
+
+@transaction.atomic
+def triage_discard(*, row: InboundMessage, actor: User, reason: str) -> None:
+    row = InboundMessage.objects.select_for_update().get(pk=row.pk)
+    _check_triage(row, actor)
+    if not reason.strip():
+        raise TriageError(_("Please give a reason for discarding the message."))
+    row.detail = (row.detail + "\n" + reason.strip()).strip()
+    _resolve(row, actor, Outcome.DISCARDED)
+
+
+def _check_triage(row: InboundMessage, actor: User) -> None:
+    if not PermSet(actor).has("mail.triage_mail"):
+        raise PermissionDenied(_("You may not handle mail in triage."))
+    if row.outcome not in (Outcome.TRIAGE, Outcome.REJECTED):
+        raise TriageError(_("This message was already handled."))
+
+
+def _resolve(row: InboundMessage, actor: User, outcome: str) -> None:
+    row.outcome = outcome
+    row.resolved_at = timezone.now()
+    row.resolved_by = actor
+    row.save()
+
+
+def is_open_status(ticket: Ticket) -> bool:
+    return ticket.status not in (Status.ARCHIVED, Status.REJECTED)

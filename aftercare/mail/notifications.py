@@ -1,0 +1,148 @@
+"""Who is told what, by e-mail, when a request changes. One receiver per signal.
+
+Receivers run inside the service's transaction (see ``desk.signals``): the mail rows
+commit with the change, and their keys (event id + recipient) make them exactly-once.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import formats, timezone
+
+from aftercare.accounts.models import User
+from aftercare.accounts.roles import PermSet
+from aftercare.desk.models import Approval, Event, Message, Status, Ticket
+from aftercare.mail import outbound
+
+STATUS_KINDS = {
+    Status.WAITING: "waiting",
+    Status.DONE: "resolved",
+    Status.RELEASED: "released",
+    Status.REJECTED: "rejected",
+}
+
+
+def _is_agent(user: User | None) -> bool:
+    return user is not None and PermSet(user).is_agent
+
+
+def _customer(ticket: Ticket) -> User | None:
+    reporter = ticket.reporter
+    return None if _is_agent(reporter) else reporter
+
+
+def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None:
+    action = event.action
+    actor = event.actor
+    key = f"ev{event.pk}"
+
+    def tell(kind: str, user: User | None, **params) -> None:
+        if user is None or (actor is not None and user.pk == actor.pk and kind != "received"):
+            return  # people are not told of what they did themselves, except the receipt
+        body = params.pop("body", "")
+        outbound.queue(
+            kind, key=f"{key}:{kind}:{user.pk}", ticket=ticket, user=user, params=params, body=body
+        )
+
+    if action == "desk.ticket.created":
+        tell("received", _customer(ticket))
+    elif action == "desk.reply.added" and not event.is_internal:
+        message = (
+            Message.objects.filter(ticket=ticket, kind=Message.Kind.PUBLIC)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        author = actor.display_name if actor else ""
+        body = message.body if message else ""
+        if _is_agent(actor):
+            tell("reply", _customer(ticket), author=author, body=body)
+        elif ticket.assignee_id:
+            tell("customer_reply", ticket.assignee, author=author, body=body)
+    elif action == "desk.ticket.status_changed":
+        if event.new == Status.ARCHIVED or actor is None and event.new != Status.WAITING:
+            return  # automatic moves (archiving, a customer's reply resuming work) are quiet
+        kind = STATUS_KINDS.get(event.new, "status")
+        tell(kind, _customer(ticket), reason=ticket.rejection_reason or event.note)
+    elif action == "desk.ticket.assigned" and ticket.assignee_id:
+        tell("assigned", ticket.assignee)
+    elif action == "desk.ticket.escalated":
+        for user in [ticket.assignee] if ticket.assignee_id else _consultants_for(ticket):
+            tell("escalated", user, note=event.note or "—")
+    elif action in ("desk.approval.approved", "desk.approval.declined"):
+        approval = (
+            Approval.objects.filter(ticket=ticket).exclude(decided_at=None).order_by("-decided_at")
+        ).first()
+        if approval is not None:
+            kind = "approval_" + action.rsplit(".", 1)[1]
+            outbound.queue(
+                kind,
+                key=f"{key}:{kind}:{approval.requested_by_id}",
+                ticket=ticket,
+                user=approval.requested_by,
+                params={"author": actor.display_name if actor else ""},
+                body=approval.action
+                + (f"\n\n{approval.decision_note}" if approval.decision_note else ""),
+            )
+
+
+def on_approval_requested(sender, *, approval: Approval, links, **kwargs) -> None:
+    ticket = approval.ticket
+    for user, token in links:
+        base = settings.AFTERCARE_BASE_URL
+        outbound.queue(
+            "approval",
+            key=f"approval{approval.pk}:{user.pk}",
+            ticket=ticket,
+            user=user,
+            params={"author": approval.requested_by.display_name},
+            body=approval.action,
+            extra={
+                "approve_link": base + reverse("mail:approval", args=[token]) + "?d=approve",
+                "decline_link": base + reverse("mail:approval", args=[token]) + "?d=decline",
+                "expires": formats.date_format(
+                    timezone.localtime(approval.expires_at), "DATETIME_FORMAT"
+                ),
+                "approval_id": approval.pk,
+            },
+        )
+
+
+def on_sla_notification(sender, *, instance, created: bool, **kwargs) -> None:
+    """An SLA warning or breach for a staff member, held until their working hours."""
+    if not created:
+        return
+    from aftercare.sla.calendar import BusinessCalendar
+
+    user = instance.user
+    clock = instance.clock
+    ticket = instance.ticket
+    try:
+        calendar = BusinessCalendar(user.time_zone or settings.TIME_ZONE)
+    except (KeyError, ValueError):  # an unknown zone on an old account: send at once
+        calendar = None
+    now = timezone.now()
+    not_before = calendar.next_opening(now) if calendar is not None else now
+    outbound.queue(
+        "sla_breached" if instance.kind == "breached" else "sla_warning",
+        key=f"sla{instance.pk}",
+        ticket=ticket,
+        user=user,
+        params={
+            "metric": clock.get_metric_display(),
+            "due": formats.date_format(timezone.localtime(clock.deadline), "DATETIME_FORMAT"),
+        },
+        not_before=not_before,
+    )
+
+
+def _consultants_for(ticket: Ticket) -> list[User]:
+    """L2 consultants who can see the request (used when it has no assignee)."""
+    from aftercare.accounts.querysets import consultants
+
+    found = []
+    for user in consultants():
+        scope = PermSet(user).organisation_scope
+        if scope is None or ticket.organisation_id in scope:
+            found.append(user)
+    return found
