@@ -1,9 +1,10 @@
 """HTML from inbound mail: sanitising for display and rendering as plain text.
 
 Both functions accept any string, however malformed, and never raise for bad markup.
-Every pass over the input is linear: the markup first goes through nh3 (html5ever, in
-Rust), which turns tag soup into well-formed HTML; only that normalised output is read
-with the stdlib ``html.parser`` for the text rendering.
+The work stays linear in the size of the input: :func:`prepare_html` first removes the
+constructs html5ever is quadratic on (deep nesting, "&"-heavy text, huge tags), then nh3
+(html5ever, in Rust) turns tag soup into well-formed HTML, and only that normalised
+output is read with the stdlib ``html.parser`` for the text rendering.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-__all__ = ["html_to_text", "limit_nesting", "sanitise_html"]
+__all__ = ["html_to_text", "prepare_html", "sanitise_html"]
 
 # Ordinary formatting, tables and lists. No forms, frames, media or scripting.
 _TAGS = {
@@ -70,7 +71,9 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
 
 
 _MAX_NESTING = 200
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,40})(?=[\s/>])[^<>]{0,4000}>")
+_MAX_TAG_LENGTH = 8000
+_AMPERSANDS_PER_TEXT_NODE = 100
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,40})")
 _BARE_CHARREF = re.compile(r"&#(?![0-9]|[xX][0-9A-Fa-f])")
 _VOID = {
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
@@ -80,40 +83,81 @@ _VOID = {
 _SELF_CLOSING_KINDS = {"p", "li", "dt", "dd", "td", "th", "tr", "option", "optgroup"}
 
 
-def limit_nesting(html: str, max_depth: int = _MAX_NESTING) -> str:
-    """Drop the tags (not the text) that would nest elements deeper than ``max_depth``.
+def _split_text(text: str, out: list[str]) -> None:
+    """Append ``text``, with an invisible <wbr> before every 100th "&"."""
+    if text.count("&") < _AMPERSANDS_PER_TEXT_NODE:
+        out.append(text)
+        return
+    seen = 0
+    start = 0
+    position = text.find("&")
+    while position >= 0:
+        seen += 1
+        if seen % _AMPERSANDS_PER_TEXT_NODE == 0:
+            out.append(text[start:position])
+            out.append("<wbr>")
+            start = position
+        position = text.find("&", position + 1)
+    out.append(text[start:])
 
-    html5ever, like every HTML5 tree builder, checks the stack of open elements for many
-    tags, which makes deeply nested input (100,000 ``<div>``s) quadratic. Real mail nests
-    a few dozen levels; beyond ``max_depth`` the structure is flattened. One linear pass
-    with a bounded regex. Bare "&#" (no digits) is escaped for the same reason.
+
+def prepare_html(html: str, max_depth: int = _MAX_NESTING) -> str:
+    """Make markup safe to hand to html5ever in linear time.
+
+    html5ever (inside nh3) is quadratic on some inputs: deeply nested elements (it checks
+    the stack of open elements for many tags), text nodes with many "&" (each character
+    reference copies the node's text so far), bare "&#" runs and huge tags. One linear
+    pass fixes all of them without changing what a reader sees:
+
+    * tags that would nest elements deeper than ``max_depth`` are dropped (their text
+      stays; real mail nests a few dozen levels);
+    * an invisible ``<wbr>`` is put before every 100th "&" of a text run;
+    * "&#" without digits becomes "&amp;#" (it is literal text anyway);
+    * a tag longer than 8,000 characters is dropped.
     """
-    # "&#" without digits makes html5ever rescan (quadratic on "&#&#&#..."): such an
-    # ampersand is literal text anyway, so escape it.
+    if not html:
+        return ""
     html = _BARE_CHARREF.sub("&amp;#", html)
-    if html.count("<") <= max_depth:
+    if "<" not in html and html.count("&") < _AMPERSANDS_PER_TEXT_NODE:
         return html
+    out: list[str] = []
     depth = 0
     dropped: dict[str, int] = {}
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal depth
-        closing, name = match.group(1), match.group(2).lower()
-        if name in _VOID or name in _SELF_CLOSING_KINDS or match.group(0).endswith("/>"):
-            return match.group(0)
-        if closing:
+    position = 0
+    length = len(html)
+    while position < length:
+        opening = html.find("<", position)
+        if opening < 0:
+            _split_text(html[position:], out)
+            break
+        _split_text(html[position:opening], out)
+        closing = html.find(">", opening + 1)
+        if closing < 0:
+            out.append(html[opening:])
+            break
+        tag = html[opening : closing + 1]
+        position = closing + 1
+        if len(tag) > _MAX_TAG_LENGTH:
+            continue
+        match = _TAG_NAME.match(tag)
+        if not match:
+            out.append(tag)
+            continue
+        end_tag, name = match.group(1), match.group(2).lower()
+        if name in _VOID or name in _SELF_CLOSING_KINDS or tag.endswith("/>"):
+            out.append(tag)
+        elif end_tag:
             if dropped.get(name):
                 dropped[name] -= 1
-                return ""
-            depth = max(depth - 1, 0)
-            return match.group(0)
-        if depth >= max_depth:
+            else:
+                depth = max(depth - 1, 0)
+                out.append(tag)
+        elif depth >= max_depth:
             dropped[name] = dropped.get(name, 0) + 1
-            return ""
-        depth += 1
-        return match.group(0)
-
-    return _TAG.sub(replace, html)
+        else:
+            depth += 1
+            out.append(tag)
+    return "".join(out)
 
 
 def sanitise_html(html: str) -> str:
@@ -122,7 +166,7 @@ def sanitise_html(html: str) -> str:
         return ""
     try:
         return nh3.clean(
-            limit_nesting(html),
+            prepare_html(html),
             tags=_TAGS,
             clean_content_tags=_DROP_WITH_CONTENT,
             attributes=_ATTRIBUTES,
@@ -360,7 +404,7 @@ def html_to_text(html: str) -> str:
         # html5ever normalises any tag soup into well-formed markup in linear time, so the
         # stdlib parser below never meets the malformed constructs it is slow on.
         clean = nh3.clean(
-            limit_nesting(html),
+            prepare_html(html),
             tags=_TEXT_TAGS,
             clean_content_tags=_DROP_WITH_CONTENT,
             attributes=_TEXT_ATTRIBUTES,

@@ -1,0 +1,169 @@
+"""Mail intake throughput: N generated messages, a third of them replies, through ``ingest``.
+
+    .venv/bin/python bench/mail.py --messages 2000
+    .venv/bin/python bench/mail.py --messages 2000 \\
+        --database-url postgres://postgres@127.0.0.1:5432/aftercare_bench_mail
+
+A fresh database each run (SQLite under ``--data-dir``, default /tmp/aftercare-bench-mail;
+or a PostgreSQL database whose name contains "bench", dropped and re-created), 10 customer
+organisations with 5 people each. Messages are built first (not timed), then fed one by
+one to ``aftercare.mail.ingest.ingest`` — the same function the IMAP poller and
+``aftercare ingest-mail`` call — so each one is parsed, de-duplicated, routed, stored with
+its raw copy, turned into a request or a reply with the notifications it causes queued
+(not sent). One message in ten carries a PNG attachment; one in ten is HTML-only.
+Every third message replies (In-Reply-To) to an earlier request of the same sender.
+
+Prints messages/s overall and per kind, p50/p95 per message, and checks the outcome: as
+many requests as new messages, as many replies as replies, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e5270fe30000000049454e44ae426082"
+)
+WORDS = (
+    "invoice posting stock balance report export payroll VAT warehouse delivery note "
+    "price list login printer error screen module customer supplier period closing"
+).split()
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--database-url", help="default: $DATABASE_URL, else SQLite in the data dir")
+    p.add_argument("--data-dir", default="/tmp/aftercare-bench-mail")
+    p.add_argument("--seed", type=int, default=7)
+    return p.parse_args()
+
+
+def build(n: int, senders: list[str], rng: random.Random) -> list[tuple[str, bytes]]:
+    """(kind, raw) in arrival order; replies point at an earlier new message of the sender."""
+    out: list[tuple[str, bytes]] = []
+    opened: dict[str, list[str]] = {}
+    for i in range(n):
+        sender = rng.choice(senders)
+        earlier = opened.get(sender)
+        is_reply = i % 3 == 2 and earlier
+        if not is_reply:
+            sender = rng.choice(senders)
+        msg = EmailMessage()
+        msg["From"] = sender
+        msg["To"] = "support@vendor.test"
+        msg["Date"] = format_datetime(__import__("datetime").datetime.now().astimezone())
+        mid = f"<bench-{i}-{rng.getrandbits(48):x}@customer.example>"
+        msg["Message-ID"] = mid
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 120)))
+        if is_reply:
+            parent = rng.choice(earlier)
+            msg["Subject"] = "Re: your request"
+            msg["In-Reply-To"] = parent
+            msg["References"] = parent
+            body = f"{text}\n\nOn Monday, Support wrote:\n> We registered your request.\n"
+        else:
+            msg["Subject"] = " ".join(rng.choice(WORDS) for _ in range(5)).capitalize()
+            body = text
+        if i % 10 == 5:
+            msg.set_content(f"<html><body><p>{body}</p><script>x()</script></body></html>",
+                            subtype="html")
+        else:
+            msg.set_content(body)
+        if i % 10 == 3:
+            msg.add_attachment(PNG, maintype="image", subtype="png", filename=f"screen-{i}.png")
+        if not is_reply:
+            opened.setdefault(sender, []).append(mid)
+        out.append(("reply" if is_reply else "new", msg.as_bytes()))
+    return out
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ["AFTERCARE_DATA_DIR"] = args.data_dir
+    os.environ["AFTERCARE_MEDIA_ROOT"] = str(Path(args.data_dir) / "media")
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "aftercare.settings"
+    os.environ["DEBUG"] = "0"
+    os.environ["AFTERCARE_MAIL_SENDER_DAILY_CAP"] = str(args.messages + 1)
+    os.environ["AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP"] = str(args.messages + 1)
+    from seed import make_fresh_database
+
+    label = make_fresh_database()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django_scopes import scopes_disabled
+
+    from aftercare.accounts.models import User
+    from aftercare.desk.models import Message, Ticket
+    from aftercare.mail import outbound
+    from aftercare.mail.ingest import ingest
+    from aftercare.mail.models import InboundMessage
+    from aftercare.tenancy.models import Membership, Organisation
+
+    call_command("migrate", interactive=False, verbosity=0)
+    outbound._kick = lambda: None  # measure intake; sending is the worker's job
+    rng = random.Random(args.seed)
+    senders = []
+    with scopes_disabled():
+        for o in range(10):
+            org = Organisation.objects.create(name=f"Customer {o}", code=f"c{o}")
+            for p in range(5):
+                address = f"person{p}@c{o}.example"
+                user = User.objects.create(username=address, email=address)
+                Membership.objects.create(user=user, organisation=org)
+                senders.append(address)
+    messages = build(args.messages, senders, rng)
+    size = sum(len(raw) for _k, raw in messages)
+    print(f"database: {label} ({connection.vendor})")
+    print(f"messages: {len(messages)} ({size / 1024 / 1024:.1f} MB), "
+          f"replies: {sum(k == 'reply' for k, _ in messages)}")
+    times: dict[str, list[float]] = {"new": [], "reply": []}
+    outcomes: dict[str, int] = {}
+    with scopes_disabled():
+        t0 = time.perf_counter()
+        for kind, raw in messages:
+            t = time.perf_counter()
+            result = ingest(raw, source="bench")
+            times[kind].append(time.perf_counter() - t)
+            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        total = time.perf_counter() - t0
+        tickets = Ticket.objects.count()
+        replies = Message.objects.filter(channel="email").count() - tickets
+        stored = InboundMessage.objects.count()
+    new_n, reply_n = len(times["new"]), len(times["reply"])
+    assert outcomes == {"ticket": new_n, "reply": reply_n}, outcomes
+    assert tickets == new_n and replies == reply_n and stored == len(messages)
+    every = sorted(times["new"] + times["reply"])
+
+    def ms(q: float) -> str:
+        return f"{every[min(len(every) - 1, int(q * len(every)))] * 1000:.1f}"
+
+    print(f"total: {total:.1f} s -> {len(messages) / total:.0f} messages/s")
+    for kind, values in times.items():
+        print(f"  {kind:5}: {len(values) / sum(values):.0f}/s, "
+              f"mean {statistics.mean(values) * 1000:.1f} ms")
+    print(f"per message: p50 {ms(0.5)} ms, p95 {ms(0.95)} ms")
+    print(f"outcomes: {outcomes}; tickets {tickets}, replies {replies}, inbound rows {stored}")
+
+
+if __name__ == "__main__":
+    main()
