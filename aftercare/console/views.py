@@ -601,12 +601,29 @@ def organisation_detail(request: HttpRequest, code: str) -> HttpResponse:
             "org": org,
             "members": Membership.objects.filter(organisation=org).select_related("user"),
             "contacts": org.contacts.all(),
+            "bounced": _bounced(org),
             "contracts": org.contracts.all(),
             "systems": org.systems.all(),
             "queue_params": params.urlencode(),
             "nav": "organisations",
         },
     )
+
+
+def _bounced(org) -> dict[str, str]:
+    """Addresses of the organisation's people that mail does not reach, with the reason."""
+    from aftercare.mail.models import AddressStatus
+
+    addresses = {
+        a.lower()
+        for a in [
+            *Membership.objects.filter(organisation=org).values_list("user__email", flat=True),
+            *org.contacts.values_list("email", flat=True),
+        ]
+        if a
+    }
+    rows = AddressStatus.objects.filter(address__in=addresses, bounce_count__gt=0)
+    return {r.address: r.bounce_reason or "?" for r in rows}
 
 
 @agent_required

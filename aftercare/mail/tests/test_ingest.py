@@ -387,3 +387,13 @@ def test_ingest_mail_command_reads_stdin_files_and_mbox(alpha, tmp_path, monkeyp
         "mbox two",
         "piped",
     }
+
+
+def test_a_bounced_address_is_flagged_on_the_customer_page(alpha, org, operator, client_for):
+    from django.urls import reverse
+
+    alpha.email = "gone@alpha.example"
+    alpha.save()
+    ingest(DSN)
+    page = client_for(operator).get(reverse("console:organisation", args=[org.code]))
+    assert "mail bounced" in page.content.decode()

@@ -139,7 +139,58 @@ class Command(BaseCommand):
                 role="Key user, finance",
             )
             self._tickets(org, user, coord, erp, staff)
+        self._mail(staff)
+        # The demo's history would otherwise flood the terminal with a hundred mails the
+        # moment the worker starts; they stay in the outbox, marked as not sent.
+        from aftercare.mail.models import OutboundMail
+
+        OutboundMail.objects.filter(state=OutboundMail.State.QUEUED).update(
+            state=OutboundMail.State.SUPPRESSED, last_error="demo data: not sent"
+        )
         return True
+
+    def _mail(self, staff):
+        """A request that came by e-mail, a stranger's mail waiting in triage, and an
+        approval the Carpathia coordinator is asked for."""
+        from email.message import EmailMessage
+
+        from aftercare.desk import approvals
+        from aftercare.mail.ingest import ingest
+
+        def mail(sender, subject, body, message_id):
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = sender, "support@localhost", subject
+            msg["Message-ID"] = message_id
+            msg.set_content(body)
+            return msg.as_bytes()
+
+        filed = ingest(
+            mail(
+                "Ion Carpathia <user@carpathia.example>",
+                "Raportul de stoc arată solduri negative",
+                "Bună ziua,\n\nDe azi dimineață raportul de stoc arată solduri negative "
+                "pentru depozitul central.\n\nMulțumesc,\nIon",
+                "<demo-1@carpathia.example>",
+            ),
+            source="demo",
+        ).inbound
+        ingest(
+            mail(
+                "Prospect <it@newcustomer.example>",
+                "Question about your ERP support",
+                "Hello, do you also support version 9 installations?",
+                "<demo-2@newcustomer.example>",
+            ),
+            source="demo",
+        )
+        if filed.ticket_id:
+            approvals.request(
+                ticket=filed.ticket,
+                actor=staff[Role.CONSULTANT],
+                action="Correct the stock balances of the central warehouse directly in the "
+                "production database (UPDATE on 214 rows, after a backup).",
+                target_status=Status.IN_PROGRESS,
+            )
 
     def _tickets(self, org, user, coord, erp, staff):
         now = timezone.now()
