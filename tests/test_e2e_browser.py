@@ -227,3 +227,61 @@ def test_request_lifecycle_in_the_browser(transactional_db, live_server, browser
 
     ticket.refresh_from_db()
     assert ticket.status == Status.ARCHIVED
+
+
+def test_approval_by_link_unblocks_the_move_in_the_browser(transactional_db, live_server, browser):
+    """An agent asks for approval on the request page; the move stays blocked; the
+    coordinator opens the link from the e-mail (no sign-in) and approves; the move works."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import expect
+
+    from aftercare.desk import services
+    from aftercare.desk.models import Approval, Status, Ticket
+    from aftercare.desk.tests.factories import ticket_for
+    from aftercare.mail.models import OutboundMail
+    from aftercare.tenancy.tests.factories import OrganisationFactory, customer, staff
+
+    org = OrganisationFactory(name="Alpha Foods", code="alpha")
+    owner = customer(org, username="cara", first_name="Cara", last_name="Customer")
+    customer(org, role=Role.COORDINATOR, username="coco", first_name="Coco",
+             last_name="Coordinator", email="coco@alpha.example")
+    cora = staff(Role.CONSULTANT, username="cora", first_name="Cora", last_name="Consultant")
+    ticket = ticket_for(owner, org, subject="Negative stock in warehouse B")
+    services.transition(ticket=ticket, actor=cora, target=Status.SPRINT)
+    base = live_server.url
+
+    ctx, page = _sign_in(browser, base, "cora")
+    page.goto(f"/console/tickets/{ticket.number}/")
+    form = page.locator("#approval-form")
+    form.locator("textarea[name=action_text]").fill("Run UPDATE on 214 stock rows in production")
+    form.locator("select[name=target_status]").select_option("in_progress")
+    form.get_by_role("button", name="Ask for approval").click()
+    expect(page.locator(".messages")).to_contain_text("Approval requested")
+    expect(page.locator("#approvals")).to_contain_text("Waiting for approval")
+    workflow = page.locator("#transition-form")
+    workflow.locator("select[name=target]").select_option("in_progress")
+    workflow.get_by_role("button", name="Apply").click()
+    expect(page.locator(".messages")).to_contain_text("needs the customer's approval")
+    expect(page.locator("#ticket-status")).to_have_text("Sprint")
+
+    mail = OutboundMail.objects.get(kind="approval", to_address="coco@alpha.example")
+    link = re.search(r"https?://\S+\?d=approve", mail.body_text).group(0)
+    anonymous = browser.new_context(base_url=base)
+    approver = anonymous.new_page()
+    approver.goto(urlsplit(link).path + "?d=approve")
+    expect(approver.locator("blockquote")).to_contain_text("Run UPDATE on 214 stock rows")
+    approver.get_by_role("button", name="Approve").click()
+    expect(approver.locator("#approval-result")).to_contain_text("Approved")
+    anonymous.close()
+    assert Approval.objects.get(ticket=ticket).decided_via == "link"
+
+    page.goto(f"/console/tickets/{ticket.number}/")  # not reload(): that would re-post
+    expect(page.locator("#approvals")).to_contain_text("Approved")
+    workflow = page.locator("#transition-form")
+    workflow.locator("select[name=target]").select_option("in_progress")
+    workflow.get_by_role("button", name="Apply").click()
+    expect(page.locator("#ticket-status")).to_have_text("In progress")
+    expect(page.locator("#timeline")).to_contain_text("approved")
+    ctx.close()
+    assert Ticket.objects.get(pk=ticket.pk).status == Status.IN_PROGRESS
