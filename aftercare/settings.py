@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "aftercare.mail",
     "aftercare.api",
     "aftercare.imports",
+    "aftercare.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -262,3 +263,34 @@ AFTERCARE_API_PAGE_SIZE = env_int("AFTERCARE_API_PAGE_SIZE", 50, minimum=1)
 AFTERCARE_API_MAX_PAGE_SIZE = env_int("AFTERCARE_API_MAX_PAGE_SIZE", 200, minimum=1)
 # How stale a token's "last used" may get before a request writes it again.
 AFTERCARE_API_TOKEN_TOUCH_SECONDS = env_int("AFTERCARE_API_TOKEN_TOUCH_SECONDS", 60, minimum=0)
+
+# Webhooks
+# Targets must be https on a public address; see docs/webhooks.md. Plain http:// only if
+# allowed, and loopback/private/link-local targets only with ALLOW_PRIVATE (test set-ups,
+# a receiver on the vendor's own LAN): it lets whoever manages webhooks reach internal
+# services (SSRF), so never turn it on where that matters.
+AFTERCARE_WEBHOOKS_ALLOW_HTTP = env_bool("AFTERCARE_WEBHOOKS_ALLOW_HTTP", False)
+AFTERCARE_WEBHOOKS_ALLOW_PRIVATE = env_bool("AFTERCARE_WEBHOOKS_ALLOW_PRIVATE", False)
+# Ports a target may use (comma-separated).
+try:
+    AFTERCARE_WEBHOOKS_PORTS = sorted(
+        {int(p) for p in env_str("AFTERCARE_WEBHOOKS_PORTS", "80,443").split(",") if p.strip()}
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "AFTERCARE_WEBHOOKS_PORTS must be comma-separated port numbers, e.g. 443,8443"
+    ) from None
+# Seconds to connect and to wait for each read; a whole exchange is cut at twice this.
+AFTERCARE_WEBHOOKS_TIMEOUT = env_int("AFTERCARE_WEBHOOKS_TIMEOUT", 10, minimum=1)
+# Attempts per delivery; the wait doubles after each failure (1, 2, 4 … minutes) up to
+# the cap.
+AFTERCARE_WEBHOOKS_ATTEMPTS = env_int("AFTERCARE_WEBHOOKS_ATTEMPTS", 8, minimum=1)
+AFTERCARE_WEBHOOKS_MAX_BACKOFF_MINUTES = env_int(
+    "AFTERCARE_WEBHOOKS_MAX_BACKOFF_MINUTES", 60, minimum=1
+)
+# A subscription is disabled after this many deliveries in a row failed for good.
+AFTERCARE_WEBHOOKS_DISABLE_AFTER = env_int("AFTERCARE_WEBHOOKS_DISABLE_AFTER", 10, minimum=1)
+# Days the delivery log keeps delivered and failed deliveries.
+AFTERCARE_WEBHOOKS_KEEP_DAYS = env_int("AFTERCARE_WEBHOOKS_KEEP_DAYS", 30, minimum=1)
+# The sweep that posts due deliveries and retries (besides the kick after each change).
+AFTERCARE_WEBHOOKS_CRON = env_str("AFTERCARE_WEBHOOKS_CRON", "* * * * *")

@@ -244,8 +244,14 @@ def test_approval_by_link_unblocks_the_move_in_the_browser(transactional_db, liv
 
     org = OrganisationFactory(name="Alpha Foods", code="alpha")
     owner = customer(org, username="cara", first_name="Cara", last_name="Customer")
-    customer(org, role=Role.COORDINATOR, username="coco", first_name="Coco",
-             last_name="Coordinator", email="coco@alpha.example")
+    customer(
+        org,
+        role=Role.COORDINATOR,
+        username="coco",
+        first_name="Coco",
+        last_name="Coordinator",
+        email="coco@alpha.example",
+    )
     cora = staff(Role.CONSULTANT, username="cora", first_name="Cora", last_name="Consultant")
     ticket = ticket_for(owner, org, subject="Negative stock in warehouse B")
     services.transition(ticket=ticket, actor=cora, target=Status.SPRINT)

@@ -12,10 +12,9 @@ does not exist gets, so not even the status code confirms that B's request is th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-
-import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -126,7 +125,7 @@ CUSTOMER_PAGES = {
     "api:v1:organisation-list",
     "api:v1:openapi-json",
     "api:docs",
-    "api:tokens",
+    "api:token-list",
 }
 # Pages anyone may open without signing in.
 PUBLIC_PAGES = {

@@ -6,6 +6,7 @@ operation runs through ``auth.as_caller`` so it sees the caller's organisation s
 
 from __future__ import annotations
 
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
@@ -30,6 +31,7 @@ outside your reach), `conflict` (409: the request changed since you read its `ve
 `before`).
 """
 
+
 class AftercareAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation: Operation) -> str:
         # ``list_tickets`` rather than ninja's ``aftercare_api_tickets_list_tickets``:
@@ -44,6 +46,7 @@ api = AftercareAPI(
     urls_namespace="api:v1",
     openapi_url="/openapi.json",
     docs_url=None,  # served at /api/docs by ``views.docs``, from local assets
+    docs_decorator=require_safe,  # the schema is read, never posted to
     auth=[TokenAuth(), SessionAuth()],
 )
 errors.install(api)

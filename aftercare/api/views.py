@@ -63,7 +63,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         return HttpResponseNotAllowed(["POST"])
     tokens.revoke(token=token)
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
-    return redirect("api:tokens")
+    return redirect("api:token-list")
 
 
 class _LocalSwagger(Swagger):
@@ -73,7 +73,8 @@ class _LocalSwagger(Swagger):
         return reverse("api:v1:openapi-json")
 
 
-_docs = _LocalSwagger(settings={"persistAuthorization": True})
+# No validator badge: Swagger UI would send the schema to an outside validator.
+_docs = _LocalSwagger(settings={"persistAuthorization": True, "validatorUrl": None})
 
 
 def docs(request: HttpRequest) -> HttpResponse:

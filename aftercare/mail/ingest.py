@@ -117,6 +117,19 @@ DECLINE_WORDS = {
 }
 
 
+# MIME parts that travel as attachments but are no one's files.
+NOT_FILES = frozenset(
+    {
+        "application/pgp-signature",
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+        "message/delivery-status",
+        "message/disposition-notification",
+        "text/rfc822-headers",
+    }
+)
+
+
 @dataclass
 class Result:
     inbound: InboundMessage
@@ -284,8 +297,11 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
     if _is_own(parsed):
         return _set(row, Outcome.IGNORED, "own_mail")
     if parsed.is_bounce:
-        _record_bounce(parsed)
-        return _set(row, Outcome.BOUNCE, "bounce", ", ".join(parsed.bounced_recipients))
+        recorded = _record_bounce(parsed)
+        detail = ", ".join(parsed.bounced_recipients)
+        if not recorded:
+            detail = _("Not a report about mail we sent; no address was changed.")
+        return _set(row, Outcome.BOUNCE, "bounce", detail)
     if not parsed.from_address:
         return _reject(row, "no_sender")
     since = timezone.now() - timedelta(days=1)
@@ -460,6 +476,8 @@ def _uploads(row: InboundMessage, parsed: ParsedMail) -> list[SimpleUploadedFile
     kept: list[SimpleUploadedFile] = []
     refused: list[str] = []
     for att in parsed.attachments:
+        if att.content_type in NOT_FILES:
+            continue  # a signature or a report's machinery, not something the customer sent
         upload = SimpleUploadedFile(att.filename or "attachment.bin", att.data, att.content_type)
         if len(kept) >= settings.AFTERCARE_MAX_ATTACHMENTS_PER_MESSAGE:
             refused.append(_("“%(name)s”: too many attachments") % {"name": upload.name})
@@ -547,10 +565,17 @@ def _open(
     _set(row, Outcome.TICKET)
 
 
-def _record_bounce(parsed: ParsedMail) -> None:
+def _record_bounce(parsed: ParsedMail) -> bool:
+    """Note the failure on the addresses — only for a report about mail we really sent,
+    so a forged delivery report cannot silence our mail to a customer."""
+    returned = (parsed.bounced_message_id or "").strip("<>")
+    sent = OutboundMail.objects.filter(message_id=f"<{returned}>").first() if returned else None
+    if sent is None:
+        return False
     now = timezone.now()
     hard = parsed.bounce_reason.strip().startswith("5") or " 5." in parsed.bounce_reason
-    for address in {a.lower() for a in parsed.bounced_recipients if a}:
+    recipients = {a.lower() for a in parsed.bounced_recipients if a} or {sent.to_address.lower()}
+    for address in recipients:
         status, _created = AddressStatus.objects.select_for_update().get_or_create(
             address=address[:320]
         )
@@ -559,6 +584,9 @@ def _record_bounce(parsed: ParsedMail) -> None:
         status.bounce_reason = parsed.bounce_reason[:2000]
         status.suppressed = status.suppressed or hard or status.bounce_count >= 3
         status.save()
+    sent.last_error = (_("Bounced: %(reason)s") % {"reason": parsed.bounce_reason})[:2000]
+    sent.save(update_fields=["last_error"])
+    return True
 
 
 def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bool:

@@ -5,12 +5,25 @@ raises :class:`MailRejected` when a limit is exceeded or nothing can be made of 
 input, and no other exception whatever the bytes are: service desks are where crafted
 mail crashes or stalls parsers (CVE-2021-36093, CVE-2024-53907), so
 
-* the size, the header block and the number of MIME containers are checked on the raw
-  bytes before the stdlib parser sees them;
-* the parsed tree is then walked iteratively, counting parts and depth, before anything
-  recursive touches it;
-* every regular expression here is free of nested quantifiers, and HTML is normalised
-  by nh3 (linear) before any Python-level parsing.
+* the size, the header block, the number of MIME containers (and lines times
+  containers) are checked on the raw bytes before the stdlib parser sees them, and the
+  parser is fed in chunks under a wall-clock budget (``Limits.max_seconds``);
+* the parsed tree is then walked iteratively, counting parts, depth and header sizes,
+  before the (depth-bounded) body/attachment walk;
+* every regular expression here is free of nested quantifiers; address comments too
+  deep for the stdlib address parser's recursion are stripped first; HTML goes through
+  htmltext.prepare_html and nh3 (both linear) before any Python-level HTML parsing.
+
+The parser is the stdlib ``email`` package with ``policy.compat32``: it keeps raw header
+values (8-bit bytes as surrogates), which this module decodes itself, more tolerantly
+than ``email.header.decode_header``: any charset with fallbacks (declared -> UTF-8 ->
+charsets declared elsewhere in the message -> cp1251/cp1252/GB18030 heuristics), encoded
+words split mid-character or run together, RFC 2231 parameters in any charset. Header
+blocks whose folding lost its blanks, or that start with a banner line, are repaired.
+
+Addresses: display names are decoded only after the address list is split, and
+addr-specs are never RFC 2047-decoded (``=?utf-8?q?ceo=40customer.example?=@evil`` stays
+as written), so an encoded-word cannot smuggle in an address.
 
 Problems that do not stop parsing (a wrong charset, broken base64, a missing boundary)
 are recorded in ``ParsedMail.problems`` as short English texts; callers translate.
@@ -22,14 +35,15 @@ import binascii
 import codecs
 import hashlib
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
+from email.feedparser import BytesFeedParser
 from email.generator import BytesGenerator
 from email.message import Message
-from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from html import escape
 from io import BytesIO
@@ -61,6 +75,9 @@ class Limits:
     max_attachment_bytes: int = 10 * 1024 * 1024  # any single attachment (decoded)
     max_header_bytes: int = 256 * 1024
     max_text_chars: int = 2_000_000  # text kept after decoding (longer is truncated)
+    # Wall-clock budget for the stdlib MIME parser, checked between 64 KiB chunks. The
+    # other limits already bound its work; this is the safety net ("too_large").
+    max_seconds: float = 10.0
 
 
 REJECTION_CODES = (
@@ -94,6 +111,16 @@ class ParsedAttachment:
 
 @dataclass
 class ParsedMail:
+    """One parsed message. Every str field is "" (never None) when absent.
+
+    May be empty on real mail: message_id, subject, from_address (no usable From, Sender
+    or Reply-To; a problem is noted), from_name, reply_to, text (attachment-only mail),
+    html (no HTML part), quoted_text. ``date`` may be None. ``reply_text`` is never empty
+    when ``text`` is not. ``to``/``cc``/``in_reply_to``/``references`` may be empty lists.
+    An address without a domain (``mailer-daemon``) is possible. Attachment filenames
+    are never empty but may repeat.
+    """
+
     message_id: str
     in_reply_to: list[str]
     references: list[str]
@@ -118,6 +145,9 @@ class ParsedMail:
     raw_size: int
     problems: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    # For bounces: the Message-ID of the returned original message, when the report
+    # includes it (check it is one of ours before trusting bounced_recipients).
+    bounced_message_id: str = ""
 
 
 # --------------------------------------------------------------------------- charsets
@@ -387,18 +417,6 @@ def _fix_8bit(value: str, hints: tuple[str, ...] = (), problems: list[str] | Non
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?]*)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _NEWLINES = re.compile(r"[\r\n]+")
-_NON_B64 = re.compile(r"[^A-Za-z0-9+/]")
-
-
-def _b_decode(text: str) -> bytes:
-    data = _NON_B64.sub("", text)
-    if len(data) % 4 == 1:
-        data = data[:-1]
-    data += "=" * (-len(data) % 4)
-    try:
-        return binascii.a2b_base64(data)
-    except (binascii.Error, ValueError):
-        return b""
 
 
 _NON_B64_BYTES = re.compile(rb"[^A-Za-z0-9+/=]")
@@ -427,6 +445,10 @@ def _base64_tolerant(raw: bytes) -> tuple[bytes, bool]:
         except (binascii.Error, ValueError):
             clean = False
     return bytes(out), clean
+
+
+def _b_decode(text: str) -> bytes:
+    return _base64_tolerant(text.encode("ascii", "ignore"))[0]
 
 
 def _q_decode(text: str) -> bytes:
@@ -739,6 +761,9 @@ def _header_block_length(raw: bytes, limit: int) -> int:
     return position
 
 
+_MAX_LINE_CHECKS = 100_000_000
+
+
 def _precheck(raw: bytes, limits: Limits) -> None:
     if len(raw) > limits.max_bytes:
         raise MailRejected("too_large", f"{len(raw)} bytes, limit {limits.max_bytes}")
@@ -752,6 +777,10 @@ def _precheck(raw: bytes, limits: Limits) -> None:
             containers += 1
             if containers > limits.max_parts:
                 raise MailRejected("too_many_parts", f"more than {limits.max_parts} parts")
+    # Each line is compared with every open boundary: millions of empty lines inside
+    # nested containers would take the parser minutes. Real mail stays far below this.
+    if containers and raw.count(b"\n") * containers > _MAX_LINE_CHECKS:
+        raise MailRejected("too_large", "too many lines for its MIME structure")
 
 
 _IMPORTANT_FIELD = re.compile(
@@ -814,6 +843,20 @@ def _repair_header_block(raw: bytes, limit: int) -> tuple[bytes, bool]:
             seen_field = True
         out.append(line)
     return b"\n".join(out) + raw[block_end:], True
+
+
+_FEED_CHUNK = 64 * 1024
+
+
+def _feed_parser(raw: bytes, limits: Limits) -> Message:
+    """The stdlib parser fed in chunks, so its running time can be checked as it goes."""
+    parser = BytesFeedParser(policy=email_policy.compat32)
+    deadline = time.monotonic() + limits.max_seconds
+    for offset in range(0, len(raw), _FEED_CHUNK):
+        parser.feed(raw[offset : offset + _FEED_CHUNK])
+        if time.monotonic() > deadline:
+            raise MailRejected("too_large", f"parsing took longer than {limits.max_seconds} s")
+    return parser.close()
 
 
 def _walk_check(msg: Message, limits: Limits) -> None:
@@ -1125,7 +1168,7 @@ class _Walker:
         else:
             text = self.part_text(part)
             blocks = _blocks_from_text(text)
-        for block in blocks[1:] if len(blocks) > 1 else blocks:
+        for block in (blocks[1:] if len(blocks) > 1 else blocks)[:_MAX_DSN_RECIPIENTS]:
             recipient = ""
             for header in ("final-recipient", "original-recipient"):
                 value = _raw_header(block, header)
@@ -1292,6 +1335,7 @@ def _flatten(msg: Message) -> bytes:
         return b""
 
 
+_MAX_DSN_RECIPIENTS = 1000
 _DSN_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,60})[ \t]*:[ \t]*(.*)$")
 
 
@@ -1382,6 +1426,24 @@ def _auto_reason(msg: Message, subject: str) -> str:
     return ""
 
 
+_RETURNED_MESSAGE_ID = re.compile(
+    r"^[ \t]{0,8}message-id[ \t]*:[ \t]*<?([^<>\s]{1,900})>?", re.IGNORECASE | re.MULTILINE
+)
+_RETURNED_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers")
+
+
+def _returned_message_id(attachments: list[ParsedAttachment], text: str) -> str:
+    """Message-ID of the original message a bounce returns (attached, or quoted inline)."""
+    for attachment in attachments:
+        if attachment.content_type in _RETURNED_TYPES:
+            head = attachment.data[:65536].decode("latin-1")
+            match = _RETURNED_MESSAGE_ID.search(head)
+            if match:
+                return match.group(1)
+    match = _RETURNED_MESSAGE_ID.search(text[:200_000])
+    return match.group(1) if match else ""
+
+
 def _text_bounce(text: str, sender: str) -> tuple[list[str], str]:
     recipients: list[str] = []
     reason = ""
@@ -1453,7 +1515,7 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMail:
     if not body.strip():
         raise MailRejected("unparseable", "empty message")
     body, repaired = _repair_header_block(body, limits.max_header_bytes)
-    msg = BytesParser(policy=email_policy.compat32).parsebytes(body)
+    msg = _feed_parser(body, limits)
     _walk_check(msg, limits)
 
     problems: list[str] = []
@@ -1565,10 +1627,12 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMail:
             bounced, bounce_reason = _text_bounce(text, from_address)
     if is_bounce and not bounce_reason and walker.dsn_actions:
         bounce_reason = "delivery failed"
+    bounced_message_id = ""
     if is_bounce:
         auto_reason = auto_reason or "delivery status notification"
         if not bounced:
             bounced = _text_bounce(text, from_address)[0]
+        bounced_message_id = _returned_message_id(walker.attachments, text)
 
     display = {}
     for name in ("From", "To", "Cc", "Reply-To", "Date", "Subject", "Message-ID"):
@@ -1601,6 +1665,7 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMail:
         raw_size=len(raw),
         problems=problems,
         headers=display,
+        bounced_message_id=bounced_message_id,
     )
 
 
@@ -1741,9 +1806,10 @@ def iter_mbox(data: bytes) -> Iterator[bytes]:
     """
     data = _coerce(data)
     starts: list[tuple[int, int]] = []
+    first_content = len(data) - len(data.lstrip(b"\r\n"))
     for match in _FROM_LINE.finditer(data):
         start = match.start()
-        if start and data[:start].strip(b"\r\n"):
+        if start > first_content:
             before = data[max(start - 4, 0) : start].replace(b"\r", b"")
             if not before.endswith(b"\n\n"):
                 continue  # not after a blank line: part of a body

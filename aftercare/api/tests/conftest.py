@@ -25,9 +25,7 @@ class ApiClient(Client):
 
     def _json(self, method: str, path: str, data=None, **kwargs):
         body = json.dumps(data) if data is not None else None
-        return getattr(super(), method)(
-            path, body, content_type="application/json", **kwargs
-        )
+        return getattr(super(), method)(path, body, content_type="application/json", **kwargs)
 
     def post_json(self, path, data=None, **kwargs):
         return self._json("post", path, data, **kwargs)

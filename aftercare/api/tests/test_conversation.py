@@ -106,9 +106,7 @@ def test_it_moves_a_waiting_request_back_when_the_customer_replies(api_client, o
 
 def test_it_names_an_empty_comment(api_client, owner, ticket):
     for payload in ({"body": ""}, {"body": "   "}, {}):
-        response = api_client(owner).post_json(
-            f"{API}/tickets/{ticket.number}/comments", payload
-        )
+        response = api_client(owner).post_json(f"{API}/tickets/{ticket.number}/comments", payload)
         assert response.status_code == 422
         assert "body" in error_of(response)["fields"]
 

@@ -182,7 +182,9 @@ def test_it_caps_the_page_size(agent, owner, org, settings):
     assert len(_numbers(agent.get(f"{API}/tickets", {"limit": 100}))) == 2
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "WyJ4IiwxXQ", "Wzk5OTk5OTk5OTk5OTk5OTk5OTk5LDFd"])
+@pytest.mark.parametrize(
+    "cursor", ["not-a-cursor", "WyJ4IiwxXQ", "Wzk5OTk5OTk5OTk5OTk5OTk5OTk5LDFd"]
+)
 def test_it_survives_a_tampered_cursor(agent, ticket, cursor):
     response = agent.get(f"{API}/tickets", {"after": cursor, "sort": "priority"})
     assert response.status_code in (200, 422)
@@ -201,7 +203,9 @@ def test_it_runs_the_same_number_of_queries_for_5_or_40_requests(
 ):
     def many(n):
         for i in range(n):
-            _set(ticket_for(owner, org, subject=f"Bulk {i}"), assignee=[operator, consultant][i % 2])
+            _set(
+                ticket_for(owner, org, subject=f"Bulk {i}"), assignee=[operator, consultant][i % 2]
+            )
 
     url = f"{API}/tickets?limit=100"
     many(5)
@@ -454,12 +458,14 @@ def test_it_changes_nothing_when_one_part_of_a_change_fails(agent, ticket, owner
     assert response.status_code == 422
     assert "assignee" in error_of(response)["fields"]
     fresh = Ticket.objects.get(pk=ticket.pk)
-    assert (fresh.priority, fresh.version, fresh.assignee) == (Priority.NORMAL, ticket.version, None)
+    assert (fresh.priority, fresh.version, fresh.assignee) == (
+        Priority.NORMAL,
+        ticket.version,
+        None,
+    )
 
 
-def test_it_refuses_a_stale_version_with_409_and_keeps_the_other_change(
-    agent, ticket, consultant
-):
+def test_it_refuses_a_stale_version_with_409_and_keeps_the_other_change(agent, ticket, consultant):
     stale = ticket.version
     services.reprioritise(ticket=ticket, actor=consultant, priority=2, reason="Raised")
     response = agent.patch_json(
@@ -544,9 +550,7 @@ def test_it_refuses_a_move_the_workflow_does_not_allow(agent, api_client, owner,
 
 
 def test_it_asks_for_the_reason_a_rejection_needs(agent, ticket):
-    response = agent.post_json(
-        f"{API}/tickets/{ticket.number}/transitions", {"target": "rejected"}
-    )
+    response = agent.post_json(f"{API}/tickets/{ticket.number}/transitions", {"target": "rejected"})
     assert response.status_code == 409
     assert error_of(response)["code"] == "transition_not_allowed"
     response = agent.post_json(

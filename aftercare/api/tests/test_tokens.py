@@ -22,7 +22,7 @@ SECRET_RE = re.compile(r"aftc_[A-Za-z0-9_-]{43}")
 
 
 def _create_on_page(client, name="ERP sync", expires="90"):
-    return client.post(reverse("api:tokens"), {"name": name, "expires": expires})
+    return client.post(reverse("api:token-list"), {"name": name, "expires": expires})
 
 
 def test_it_shows_a_new_token_once_and_stores_only_its_hash(owner, client_for):
@@ -37,7 +37,7 @@ def test_it_shows_a_new_token_once_and_stores_only_its_hash(owner, client_for):
     for value in (token.name, token.prefix, token.secret_hash):
         assert secret not in value
     # The list page shows the prefix, never the secret again.
-    again = client.get(reverse("api:tokens")).content.decode()
+    again = client.get(reverse("api:token-list")).content.decode()
     assert token.prefix in again
     assert secret not in again
     assert ApiClient(secret).get(f"{API}/me").json()["username"] == "owner"
@@ -59,11 +59,11 @@ def test_it_refuses_a_token_without_a_name(owner, client_for):
 
 def test_it_links_the_token_page_from_the_profile(owner, client_for):
     body = client_for(owner).get(reverse("accounts:profile")).content.decode()
-    assert reverse("api:tokens") in body
+    assert reverse("api:token-list") in body
 
 
 def test_it_sends_anonymous_visitors_from_the_token_page_to_sign_in():
-    response = Client().get(reverse("api:tokens"))
+    response = Client().get(reverse("api:token-list"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
 
@@ -212,3 +212,18 @@ def test_it_refuses_the_session_of_a_disabled_account(owner, client_for):
     owner.is_active = False
     owner.save()
     assert client.get(f"{API}/me").status_code == 401
+
+
+def test_it_lets_an_administrator_revoke_a_token_but_not_revive_it(admin_client, owner):
+    token, secret = tokens.issue(user=owner, name="leaked")
+    response = admin_client.post(
+        reverse("admin:api_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert ApiClient(secret).get(f"{API}/me").status_code == 401
+    page = admin_client.get(reverse("admin:api_apitoken_change", args=[token.pk]))
+    assert page.status_code == 200
+    assert 'name="revoked_at' not in page.content.decode()

@@ -7,6 +7,7 @@ The corpus lives outside the repository (``AFTERCARE_MAIL_CORPUS``, by default
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,12 @@ RubyTolerantLoader.add_multi_constructor("!ruby/", _construct_ruby)
 RubyTolerantLoader.add_constructor("!binary", _construct_binary)
 
 
+@functools.cache
 def load_expectation(path: Path) -> dict[str, Any]:
-    """Load a Zammad ``.yml`` expectation (a ``.box`` path is accepted too)."""
+    """Load a Zammad ``.yml`` expectation (a ``.box`` path is accepted too).
+
+    Cached: the same dict is returned on every call, so do not modify it.
+    """
     if path.suffix == ".box":
         found = expectation_path(path)
         if found is None:

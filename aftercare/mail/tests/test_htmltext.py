@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aftercare.mail.htmltext import html_to_text, sanitise_html
+from aftercare.mail.htmltext import html_to_text, prepare_html, sanitise_html
 
 # --------------------------------------------------------------------------- sanitising
 
@@ -155,6 +155,23 @@ def test_huge_and_pathological_inputs_complete():
     for html in cases:
         assert isinstance(html_to_text(html), str)
     assert html_to_text("<blockquote>" * 20000 + "deep").endswith("deep")
+
+
+def test_prepare_html_flattens_deep_nesting_and_splits_ampersands():
+    assert prepare_html("<div><p>x &amp; y</p></div>") == "<div><p>x &amp; y</p></div>"
+    deep = "<div>" * 300 + "text" + "</div>" * 300
+    prepared = prepare_html(deep, max_depth=200)
+    assert prepared == "<div>" * 200 + "text" + "</div>" * 200
+    lists = "<ul><li>" * 300
+    assert prepare_html(lists).count("<ul>") == 200
+    assert prepare_html(lists).count("<li>") == 300
+    amps = "a&amp;" * 250
+    prepared = prepare_html(amps)
+    assert prepared.count("<wbr>") == 2
+    assert prepared.replace("<wbr>", "") == amps
+    assert prepare_html("&#&#x&#12;") == "&amp;#&amp;#x&#12;"
+    assert prepare_html("<a title='" + "x" * 9000 + "'>link</a>") == "link</a>"
+    assert html_to_text("&amp;" * 1000) == "&" * 1000
 
 
 @settings(max_examples=200, deadline=None)

@@ -264,10 +264,12 @@ def test_our_own_mail_coming_back_is_ignored(alpha, settings):
     assert Ticket.objects.count() == 0
 
 
-DSN = b"""From: MAILER-DAEMON@mx.example
+def dsn(original_id: str, recipient: str = "gone@alpha.example") -> bytes:
+    """A Postfix-style delivery status notification returning the message ``original_id``."""
+    return f"""From: MAILER-DAEMON@mx.example
 To: support@aftercare.test
 Subject: Undelivered Mail Returned to Sender
-Message-ID: <dsn-1@mx.example>
+Message-ID: <dsn-{original_id.strip("<>")}>
 Auto-Submitted: auto-replied
 MIME-Version: 1.0
 Content-Type: multipart/report; report-type=delivery-status; boundary="B"
@@ -282,26 +284,47 @@ Content-Type: message/delivery-status
 
 Reporting-MTA: dns; mx.example
 
-Final-Recipient: rfc822; gone@alpha.example
+Final-Recipient: rfc822; {recipient}
 Action: failed
 Status: 5.1.1
 Diagnostic-Code: smtp; 550 5.1.1 User unknown
 
+--B
+Content-Type: text/rfc822-headers
+
+From: support@aftercare.test
+To: {recipient}
+Subject: [AC-2026-000001] Request received
+Message-ID: {original_id}
+
 --B--
-"""
+""".encode()
 
 
 def test_a_bounce_is_recorded_on_the_address_and_stops_mail_to_it(alpha, org):
-    result = ingest(DSN)
+    alpha.email = "gone@alpha.example"
+    alpha.save()
+    first = ticket_for(alpha, org)
+    sent = OutboundMail.objects.get(ticket=first, kind="received")
+    result = ingest(dsn(sent.message_id))
     assert result.outcome == Outcome.BOUNCE
     status = AddressStatus.objects.get(address="gone@alpha.example")
     assert status.suppressed and status.bounce_count == 1 and "5.1.1" in status.bounce_reason
-    assert Ticket.objects.count() == 0
-    alpha.email = "gone@alpha.example"
-    alpha.save()
-    ticket = ticket_for(alpha, org)
-    mail = OutboundMail.objects.get(ticket=ticket, kind="received")
+    sent.refresh_from_db()
+    assert "5.1.1" in sent.last_error
+    assert Ticket.objects.count() == 1
+    second = ticket_for(alpha, org)
+    mail = OutboundMail.objects.get(ticket=second, kind="received")
     assert mail.state == OutboundMail.State.SUPPRESSED and "bounced" in mail.last_error
+
+
+def test_a_forged_bounce_cannot_silence_a_customer(alpha, org):
+    result = ingest(dsn("<never-sent@aftercare.invalid>", recipient="ana@alpha.example"))
+    assert result.outcome == Outcome.BOUNCE
+    assert "no address was changed" in result.inbound.detail
+    assert not AddressStatus.objects.exists()
+    ticket = ticket_for(alpha, org)
+    assert OutboundMail.objects.get(ticket=ticket, kind="received").state == "queued"
 
 
 def test_a_message_over_the_limit_is_kept_as_rejected_and_the_sender_told_once(alpha, settings):
@@ -394,6 +417,7 @@ def test_a_bounced_address_is_flagged_on_the_customer_page(alpha, org, operator,
 
     alpha.email = "gone@alpha.example"
     alpha.save()
-    ingest(DSN)
+    sent = OutboundMail.objects.get(ticket=ticket_for(alpha, org), kind="received")
+    ingest(dsn(sent.message_id))
     page = client_for(operator).get(reverse("console:organisation", args=[org.code]))
     assert "mail bounced" in page.content.decode()

@@ -1,0 +1,1 @@
+"""Webhooks: signed HTTP notifications of request changes to systems outside Aftercare."""
