@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from aftercare.mail import views as mail_views
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -21,5 +23,7 @@ urlpatterns = [
     path("files/", include("aftercare.desk.urls")),
     path("api/", include("aftercare.api.urls")),
     path("mail/", include("aftercare.mail.urls")),
+    # A capability URL from an e-mail: the signed token is the credential (no sign-in).
+    path("approvals/<str:token>/", mail_views.approval, name="approval"),
     path("admin/", admin.site.urls),
 ]

@@ -23,7 +23,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from aftercare.api import tokens as api_tokens
 from aftercare.api.models import ApiToken
-from aftercare.desk import services
+from aftercare.accounts.roles import Role
+from aftercare.desk import approvals, services
+from aftercare.desk.signals import approval_requested
+from aftercare.mail.ingest import ingest
+from aftercare.mail.models import InboundMessage, OutboundMail
+from aftercare.mail.tests.factories import make_mail
+from aftercare.tenancy.tests.factories import staff
 from aftercare.desk.models import Attachment, Message, Status, Ticket
 from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.tenancy.models import AgentRestriction, Membership
@@ -80,6 +86,9 @@ class Beta:
     ticket: Ticket
     attachment: Attachment
     token: ApiToken | None = None
+    inbound: InboundMessage | None = None
+    outbound: OutboundMail | None = None
+    approval_token: str = ""
 
     @property
     def secrets(self) -> list[str]:
@@ -95,6 +104,11 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     "code": lambda b: b.org.code,
     "user_id": lambda b: b.ticket.reporter_id,
     "token_id": lambda b: b.token.pk,
+    "inbound_id": lambda b: b.inbound.pk,
+    "outbound_id": lambda b: b.outbound.pk,
+    # A capability URL: B's real link opens B's approval to whoever holds it (that is its
+    # purpose; test_approvals.py covers it). What the walk tries is a forged one.
+    "token": lambda b: b.approval_token[:-6] + "forged",
 }
 # The same arguments pointing at nothing. An API answer about B's data must be exactly the
 # answer about data that does not exist, or the answer itself confirms B's data is there.
@@ -104,6 +118,9 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
     "code": lambda b: "no-such-organisation",
     "user_id": lambda b: 2_000_000_000,
     "token_id": lambda b: 2_000_000_000,
+    "inbound_id": lambda b: 2_000_000_000,
+    "outbound_id": lambda b: 2_000_000_000,
+    "token": lambda b: "no-such-token",
 }
 
 # Pages without arguments that a signed-in customer may open (their own pages). Anything
@@ -129,6 +146,7 @@ CUSTOMER_PAGES = {
 }
 # Pages anyone may open without signing in.
 PUBLIC_PAGES = {
+    "approval",
     "accounts:login",
     "accounts:logout",
     "accounts:language",
@@ -146,8 +164,12 @@ def _is_api(route: Route) -> bool:
     return route.namespace == "api:v1"
 
 
+# Staff pages outside the API: a customer gets 403 whatever they name.
+STAFF_NAMESPACES = {"console", "mail"}
+
+
 def _staff_only(route: Route) -> bool:
-    return route.namespace == "console" or route.name in STAFF_ONLY_API
+    return route.namespace in STAFF_NAMESPACES or route.name in STAFF_ONLY_API
 
 
 def _fill(route: Route, beta: Beta, values=KWARG_VALUES) -> str:
@@ -305,7 +327,34 @@ def beta(other_org, outsider) -> Beta:
         attachments=[SimpleUploadedFile(BETA_FILE, PNG, content_type="image/png")],
     )
     token, _secret = api_tokens.issue(user=outsider, name="Beta integration")
-    return Beta(other_org, ticket, ticket.attachments.get(), token)
+    # B's mail: a request B's coordinator mailed in, a notification that failed, and an
+    # approval B's coordinator was asked for (its link is a credential of B's).
+    outsider.email = "boris@beta.example"
+    outsider.save()
+    inbound = ingest(
+        make_mail(sender="boris@beta.example", subject=f"{BETA_SUBJECT} again")
+    ).inbound
+    outbound = OutboundMail.objects.filter(ticket=ticket).first()
+    OutboundMail.objects.filter(pk=outbound.pk).update(state=OutboundMail.State.FAILED)
+    captured = {}
+
+    def keep(sender, approval, links, **kwargs):
+        captured["token"] = links[0][1]
+
+    approval_requested.connect(keep, dispatch_uid="test-security-walk")
+    try:
+        approvals.request(ticket=ticket, actor=staff(Role.CONSULTANT), action="Beta database fix")
+    finally:
+        approval_requested.disconnect(dispatch_uid="test-security-walk")
+    return Beta(
+        other_org,
+        ticket,
+        ticket.attachments.get(),
+        token,
+        inbound=inbound,
+        outbound=outbound,
+        approval_token=captured["token"],
+    )
 
 
 @pytest.fixture
@@ -370,6 +419,8 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
     """Control: the 404s below mean "not yours", not "no such page"."""
     path = _fill(route, beta)
     rightful = operator if _staff_only(route) else beta.ticket.reporter
+    if route.name == "approval":  # the real link, not the walk's forged one
+        path = reverse("approval", args=[beta.approval_token])
     response = client_for(rightful).get(path, follow=True)
     _body(response)
     assert response.status_code not in (403, 404), path
@@ -384,7 +435,7 @@ def test_it_keeps_organisation_b_from_a_customer_of_a(request, role, route, beta
         _assert_beta_untouched(beta)
         return
     path = _fill(route, beta)
-    if route.namespace == "console":
+    if route.namespace in STAFF_NAMESPACES:
         expected = 403
     elif route.kwargs:
         expected = 404

@@ -98,8 +98,8 @@ def on_approval_requested(sender, *, approval: Approval, links, **kwargs) -> Non
             params={"author": approval.requested_by.display_name},
             body=approval.action,
             extra={
-                "approve_link": base + reverse("mail:approval", args=[token]) + "?d=approve",
-                "decline_link": base + reverse("mail:approval", args=[token]) + "?d=decline",
+                "approve_link": base + reverse("approval", args=[token]) + "?d=approve",
+                "decline_link": base + reverse("approval", args=[token]) + "?d=decline",
                 "expires": formats.date_format(
                     timezone.localtime(approval.expires_at), "DATETIME_FORMAT"
                 ),

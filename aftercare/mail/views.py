@@ -102,10 +102,10 @@ def mail_log(request: HttpRequest) -> HttpResponse:
 
 
 @agent_required
-def inbound_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
     _triage_allowed(request)
     with system_scope():
-        row = get_object_or_404(InboundMessage.objects.select_related("ticket"), pk=pk)
+        row = get_object_or_404(InboundMessage.objects.select_related("ticket"), pk=inbound_id)
         parsed = None
         problem = ""
         try:
@@ -182,10 +182,10 @@ def _triage_action(request: HttpRequest, row: InboundMessage) -> HttpResponse | 
 
 @agent_required
 @require_POST
-def outbound_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def outbound_retry(request: HttpRequest, outbound_id: int) -> HttpResponse:
     _triage_allowed(request)
     with system_scope():
-        row = get_object_or_404(OutboundMail, pk=pk, state=OutboundMail.State.FAILED)
+        row = get_object_or_404(OutboundMail, pk=outbound_id, state=OutboundMail.State.FAILED)
         outbound.retry(row)
     messages.success(request, _("The message will be sent again."))
     return redirect(reverse("mail:log") + "?show=outbound")

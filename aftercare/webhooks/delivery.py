@@ -18,6 +18,9 @@ re-enabling it sends them.
 Time: connecting and each read wait at most ``AFTERCARE_WEBHOOKS_TIMEOUT`` seconds, and a
 watchdog cuts the whole exchange after twice that, so a receiver that drips one byte at a
 time cannot hold a worker (glpi#20903).
+
+Logs name the subscription and the delivery, never the URL: chat services and the like put
+their own secret into the URL.
 """
 
 from __future__ import annotations
@@ -147,6 +150,38 @@ class _Watchdog:
         self._timer.cancel()
 
 
+def _exchange(
+    conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict, timeout: float
+) -> Response:
+    """Send the request and read the status; the body only for the log (2 kB at most)."""
+    late = TimeoutError(_("no complete answer within %(s)s s") % {"s": 2 * timeout})
+    assert conn.sock is not None
+    with _Watchdog(conn.sock, 2 * timeout) as watchdog:
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            if watchdog.fired:
+                raise late from None
+            raise
+        try:  # from here the response owns the socket (the server said "close")
+            if watchdog.fired:  # cut off in the headers, which then looked complete
+                raise late
+            try:
+                excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
+            except (OSError, http.client.HTTPException) as exc:
+                excerpt = _("(the answer's body could not be read: %(error)s)") % {"error": exc}
+            if watchdog.fired:
+                excerpt += "\n" + _("(cut off after %(s)s s)") % {"s": 2 * timeout}
+            return Response(
+                status=response.status,
+                excerpt=excerpt,
+                location=response.getheader("Location", "") or "",
+            )
+        finally:
+            response.close()
+
+
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Response:
     """POST ``body`` to ``url`` after the SSRF check, connecting to a checked address.
 
@@ -165,31 +200,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> R
             except OSError as exc:
                 error = exc
                 continue
-            with _Watchdog(conn.sock, 2 * timeout) as watchdog:
-                late = TimeoutError(_("no complete answer within %(s)s s") % {"s": 2 * timeout})
-                try:
-                    conn.request("POST", target.path, body=body, headers=headers)
-                    response = conn.getresponse()
-                except (OSError, http.client.HTTPException):
-                    if watchdog.fired:
-                        raise late from None
-                    raise
-                if watchdog.fired:  # cut off in the headers, which then looked complete
-                    raise late
-                # The status is the answer; the body is read only for the log.
-                try:
-                    excerpt = response.read(EXCERPT_BYTES).decode("utf-8", "replace")
-                except (OSError, http.client.HTTPException) as exc:
-                    excerpt = _("(the answer's body could not be read: %(error)s)") % {"error": exc}
-                finally:
-                    response.close()  # it owns the socket once the server said "close"
-                if watchdog.fired:
-                    excerpt += "\n" + _("(cut off after %(s)s s)") % {"s": 2 * timeout}
-            return Response(
-                status=response.status,
-                excerpt=excerpt,
-                location=response.getheader("Location", "") or "",
-            )
+            return _exchange(conn, target.path, body, headers, timeout)
         finally:
             conn.close()
     assert error is not None
@@ -297,9 +308,9 @@ def _failed(row: Delivery, error: str, started: float, response: Response | None
     if row.attempts >= settings.AFTERCARE_WEBHOOKS_ATTEMPTS:
         Delivery.objects.filter(pk=row.pk).update(state=Delivery.State.FAILED, **fields)
         log.error(
-            "webhook delivery %s to %s failed after %d attempts: %s",
+            "webhook delivery %s to subscription %s failed after %d attempts: %s",
             row.uuid,
-            row.subscription.target_url,
+            row.subscription_id,
             row.attempts,
             error,
         )
@@ -312,9 +323,9 @@ def _failed(row: Delivery, error: str, started: float, response: Response | None
         **fields,
     )
     log.warning(
-        "webhook delivery %s to %s failed (attempt %d), retrying in %d min: %s",
+        "webhook delivery %s to subscription %s failed (attempt %d), retrying in %d min: %s",
         row.uuid,
-        row.subscription.target_url,
+        row.subscription_id,
         row.attempts,
         minutes,
         error,

@@ -76,9 +76,9 @@ def test_opening_the_link_changes_nothing_posting_decides_once(asked, consultant
 def test_a_forged_or_tampered_link_is_refused(asked):
     url = link_of(asked).split("?")[0]
     token = url.rstrip("/").rsplit("/", 1)[1]
-    tampered = reverse("mail:approval", args=[token[:-3] + "abc"])
+    tampered = reverse("approval", args=[token[:-3] + "abc"])
     assert Client().post(tampered, {"decision": "approve"}).status_code == 404
-    assert Client().get(reverse("mail:approval", args=["nonsense"])).status_code == 404
+    assert Client().get(reverse("approval", args=["nonsense"])).status_code == 404
     asked.refresh_from_db()
     assert asked.state == Approval.State.PENDING
 
