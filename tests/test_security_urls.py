@@ -21,18 +21,18 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from aftercare.accounts.roles import Role
 from aftercare.api import tokens as api_tokens
 from aftercare.api.models import ApiToken
-from aftercare.accounts.roles import Role
 from aftercare.desk import approvals, services
+from aftercare.desk.models import Attachment, Message, Status, Ticket
 from aftercare.desk.signals import approval_requested
+from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.mail.ingest import ingest
 from aftercare.mail.models import InboundMessage, OutboundMail
 from aftercare.mail.tests.factories import make_mail
-from aftercare.tenancy.tests.factories import staff
-from aftercare.desk.models import Attachment, Message, Status, Ticket
-from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.tenancy.models import AgentRestriction, Membership
+from aftercare.tenancy.tests.factories import staff
 
 pytestmark = pytest.mark.django_db
 
