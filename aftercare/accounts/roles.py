@@ -90,6 +90,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "desk.view_reports",
         "tenancy.add_organisation",
         "tenancy.change_organisation",
+        # A global webhook receives every organisation's events: administrators only.
+        "webhooks.view_subscription",
+        "webhooks.add_subscription",
+        "webhooks.change_subscription",
+        "webhooks.delete_subscription",
+        "webhooks.view_delivery",
     ],
 }
 
