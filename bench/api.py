@@ -3,7 +3,7 @@
     .venv/bin/python bench/seed.py --tickets 100000            # once
     .venv/bin/python bench/api.py                              # Aftercare alone, ~3 minutes
     .venv/bin/python bench/api.py --target aftercare --target helpdesk \\
-        --helpdesk-data /tmp/peer/data100k                     # side by side, ~8 minutes
+        --helpdesk-data /tmp/peer/data100k                     # side by side, ~10 minutes
 
 Scenarios (``--scenario NAME[:CLIENTS]``, repeatable; default: all six below, the reads
 first so they see the database as seeded, then the writes):
