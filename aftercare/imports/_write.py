@@ -31,9 +31,9 @@ from django.contrib.auth.hashers import make_password
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet
+from aftercare.desk import services
 from aftercare.desk.models import Event, Message, Status, Ticket
 from aftercare.desk.numbering import allocate_number
-from aftercare.desk.signals import ticket_changed
 from aftercare.sla import services as sla
 from aftercare.sla.models import SlaClock
 from aftercare.tenancy.models import Contract, Organisation
@@ -98,20 +98,10 @@ def record_event(
     note: str = "",
     internal: bool = False,
 ) -> Event:
-    event = Event.objects.create(
-        ticket=ticket,
-        organisation_id=ticket.organisation_id,
-        actor=actor,
-        action=action,
-        field=field,
-        old="" if old is None else str(old),
-        new="" if new is None else str(new),
-        note=note,
-        is_internal=internal,
-        created_at=at,
+    """The desk's own Event writer, with the historical moment ``at`` required."""
+    return services._event(
+        ticket, actor, action, field=field, old=old, new=new, note=note, internal=internal, at=at
     )
-    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
-    return event
 
 
 def status_fields(ticket: Ticket, status: str, at: datetime) -> list[str]:
