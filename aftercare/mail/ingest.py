@@ -41,10 +41,17 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.desk import approvals, services
 from aftercare.desk.attachments import validate_upload
-from aftercare.desk.models import Approval, Channel, Status, Ticket
+from aftercare.desk.models import Approval, Channel, Ticket
 from aftercare.mail import outbound
 from aftercare.mail.models import AddressStatus, InboundMessage, Mailbox, OutboundMail
-from aftercare.mail.parsing import Limits, MailRejected, ParsedMail, content_hash, parse
+from aftercare.mail.parsing import (
+    REJECTION_CODES,
+    Limits,
+    MailRejected,
+    ParsedMail,
+    content_hash,
+    parse,
+)
 from aftercare.tenancy.models import Membership, Organisation
 
 log = logging.getLogger(__name__)
@@ -69,14 +76,7 @@ REASONS = {
     "staff_sender": gettext_lazy("a staff member wrote to the support address"),
 }
 # Rejections the sender is told about (once per day per reason).
-TELL_SENDER = {
-    "too_large",
-    "too_many_parts",
-    "too_deep",
-    "attachment_too_large",
-    "headers_too_large",
-    "unparseable",
-}
+TELL_SENDER = frozenset(REJECTION_CODES)
 
 APPROVE_WORDS = {
     "approve",
@@ -313,6 +313,7 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
     if sender is not None and not parsed.auto_submitted and _approval_reply(row, parsed, sender):
         return None
     ticket, note = _referenced_ticket(parsed, sender)
+    closed = None  # the sender's own request that no longer takes replies
     if ticket is not None:
         row.ticket = ticket
         row.organisation_id = ticket.organisation_id
@@ -320,6 +321,7 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
             return _set(row, Outcome.IGNORED, "automatic", parsed.auto_reason)
         if _add_reply(row, parsed, ticket, sender):
             return None
+        closed = ticket
     if parsed.auto_submitted:
         return _set(row, Outcome.TRIAGE, "automatic", parsed.auto_reason)
     if sender is not None and PermSet(sender).is_agent:
@@ -330,7 +332,7 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
     sender = sender or _register(parsed, organisation)
     if not sender.memberships.filter(organisation=organisation).exists():
         Membership.objects.create(user=sender, organisation=organisation, role=Role.CUSTOMER)
-    _open(row, parsed, organisation, sender, mailbox, note)
+    _open(row, parsed, organisation, sender, mailbox, note, follow_up_of=closed)
     return None
 
 
@@ -534,9 +536,9 @@ def _open(
     sender: User,
     mailbox: Mailbox | None,
     note: str,
+    follow_up_of: Ticket | None = None,
 ) -> None:
     text, quoted = _body(parsed)
-    followed = [n for n in _candidates(parsed) if Ticket.objects.filter(number=n).exists()]
     if note:
         row.detail = (row.detail + "\n" + note).strip()
     uploads = _uploads(row, parsed)
@@ -551,12 +553,12 @@ def _open(
         quoted=quoted,
         html=parsed.html,
     )
-    if followed and PermSet(sender).ticket_roles(Ticket.objects.get(number=followed[0])):
+    if follow_up_of is not None:
         services.system_note(
             ticket=ticket,
             action="mail.follow_up",
             note=_("Follow-up of %(number)s (written by e-mail after it was closed).")
-            % {"number": followed[0]},
+            % {"number": follow_up_of.number},
         )
     row.ticket = ticket
     row.organisation = organisation
@@ -749,7 +751,3 @@ def _resolve(row: InboundMessage, actor: User, outcome: str) -> None:
     row.resolved_at = timezone.now()
     row.resolved_by = actor
     row.save()
-
-
-def is_open_status(ticket: Ticket) -> bool:
-    return ticket.status not in (Status.ARCHIVED, Status.REJECTED)

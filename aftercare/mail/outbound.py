@@ -248,7 +248,6 @@ def queue(
         }
         text = render_to_string("mail/notify.txt", context)
         html = render_to_string("mail/notify.html", context)
-    in_reply_to, references = _threading(ticket)
     reason = _not_sendable(user, address, kind_name)
     row = OutboundMail(
         kind=kind_name,
@@ -262,8 +261,6 @@ def queue(
         body_text=text,
         body_html=html,
         message_id=new_message_id(ticket),
-        in_reply_to=in_reply_to,
-        references=references,
         state=OutboundMail.State.SUPPRESSED if reason else OutboundMail.State.QUEUED,
         last_error=reason,
         not_before=not_before or timezone.now(),
@@ -346,8 +343,8 @@ def send_due(limit: int = 200) -> dict[str, int]:
                 continue  # another worker has it
             row = OutboundMail.objects.select_related("ticket").get(pk=pk)
             if row.ticket_id:
-                # The mail that opened the request may have been stored after this was
-                # queued (same transaction): thread under it too.
+                # Threaded when sent, not when queued: the mail that opened the request
+                # is stored after its receipt was queued (same transaction).
                 row.in_reply_to, row.references = _threading(row.ticket)
                 row.save(update_fields=["in_reply_to", "references"])
             try:
