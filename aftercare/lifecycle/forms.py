@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from aftercare.desk.models import CLOSED_STATUSES, Approval, Category, Ticket
+from aftercare.lifecycle.models import Deployment, Environment, Product, Release
+
+
+class DeploymentForm(forms.Form):
+    """What the person saw and did; ``services.deploy`` decides whether it may stand."""
+
+    release = forms.ModelChoiceField(label=_("Release"), queryset=Release.objects.none())
+    deployed_at = forms.DateTimeField(
+        label=_("When"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    result = forms.ChoiceField(label=_("Result"), choices=Deployment.Result.choices)
+    change_requests = forms.ModelMultipleChoiceField(
+        label=_("Change requests delivered"),
+        queryset=Ticket.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    emergency = forms.BooleanField(
+        label=_("Emergency change"),
+        required=False,
+        help_text=_(
+            "Skips the rule that a release must first succeed on a test or training "
+            "environment. Only a support manager or administrator may record it."
+        ),
+    )
+    emergency_reason = forms.CharField(
+        label=_("Reason for the emergency"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, environment: Environment, **kwargs) -> None:
+        self.environment = environment
+        zone = environment.organisation.zone
+        kwargs.setdefault(
+            "initial",
+            {
+                "deployed_at": timezone.localtime(timezone.now(), zone).replace(
+                    second=0, microsecond=0, tzinfo=None
+                ),
+                "result": Deployment.Result.SUCCEEDED,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["deployed_at"].help_text = _("In the customer's time zone, %(zone)s.") % {
+            "zone": environment.organisation.time_zone
+        }
+        self.fields["release"].queryset = Release.objects.filter(
+            product__name=environment.system.product
+        ).select_related("product")
+        self.fields["release"].label_from_instance = lambda r: r.label
+        self.fields["change_requests"].queryset = (
+            Ticket.objects.filter(organisation_id=environment.organisation_id)
+            .filter(category=Category.CHANGE)
+            .exclude(status__in=CLOSED_STATUSES)
+            .order_by("-updated_at")
+        )
+        states = _approval_states(self.fields["change_requests"].queryset)
+        self.fields["change_requests"].label_from_instance = lambda t: (
+            f"{t.number} {t.subject} ({states.get(t.pk, _('no customer approval asked'))})"
+        )
+
+    def clean_deployed_at(self) -> datetime:
+        value = self.cleaned_data["deployed_at"]
+        # The browser sends wall-clock time; it is the customer's, not the server's.
+        if timezone.is_aware(value):
+            value = value.replace(tzinfo=None)
+        return timezone.make_aware(value, self.environment.organisation.zone)
+
+
+def _approval_states(tickets) -> dict[int, str]:
+    """Ticket id → the customer's latest answer, for the labels (one query for all)."""
+    states: dict[int, str] = {}
+    rows = (
+        Approval.objects.filter(ticket__in=tickets.values("pk"))
+        .exclude(state=Approval.State.WITHDRAWN)
+        .order_by("ticket_id", "-requested_at", "-pk")
+    )
+    for approval in rows:
+        if approval.ticket_id not in states:
+            label = approval.get_state_display()
+            if approval.is_expired:
+                label = _("approval expired")
+            states[approval.ticket_id] = label
+    return states
+
+
+class ReleaseForm(forms.ModelForm):
+    class Meta:
+        model = Release
+        fields = ["product", "version", "service_pack", "released_on", "notes"]
+        widgets = {
+            "released_on": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = Product.objects.all()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from aftercare.lifecycle import views
+
+app_name = "lifecycle"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("releases/", views.releases, name="releases"),
+    path("organisations/<slug:code>/", views.organisation, name="organisation"),
+    path("environments/<int:environment_id>/", views.environment_detail, name="environment"),
+]
