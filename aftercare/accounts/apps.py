@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from aftercare.accounts import twofactor  # noqa: F401 - connects its signal
         from aftercare.accounts.roles import sync_role_groups
 
         post_migrate.connect(sync_role_groups, dispatch_uid="aftercare.sync_role_groups")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -48,3 +49,68 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class TwoFactorDevice(models.Model):
+    """A user's TOTP authenticator (RFC 6238); active once confirmed with a code.
+
+    The shared secret must be readable to check codes, so it is stored as is; recovery
+    codes are stored only as hashes (see ``aftercare.accounts.twofactor``).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="two_factor_device",
+        verbose_name=_("user"),
+    )
+    secret = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("active since"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # The last 30-second time step a code was accepted for: a code for that step or an
+    # earlier one is refused (no replay within the window).
+    last_used_step = models.BigIntegerField(default=0, editable=False)
+    recovery_hashes = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("two-factor device")
+        verbose_name_plural = _("two-factor devices")
+
+    def __str__(self) -> str:
+        return f"2FA {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class SecurityEvent(models.Model):
+    """Audit trail for account changes that belong to no request: 2FA enrolment and
+    reset, data exports and anonymisation (who, about whom, when, why)."""
+
+    action = models.CharField(max_length=64)
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        indexes = [models.Index(fields=["subject", "created_at"], name="secevent_subject")]
+
+    def __str__(self) -> str:
+        return self.action

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from aftercare.accounts import views
+from aftercare.accounts import privacy_views, twofactor_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -9,4 +9,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("language/", views.set_language, name="language"),
+    path("2fa/", twofactor_views.manage, name="2fa"),
+    path("2fa/verify/", twofactor_views.verify, name="2fa-verify"),
+    path("privacy/<int:user_id>/export/", privacy_views.export, name="contact-export"),
+    path("privacy/anonymise/", privacy_views.anonymise, name="contact-anonymise"),
 ]

@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from aftercare.accounts import twofactor
 from aftercare.accounts.forms import ProfileForm, ThrottledLoginForm
 
 
@@ -18,6 +19,16 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = ThrottledLoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        """With 2FA on, the password only opens the code step: no session yet."""
+        user = form.get_user()
+        if twofactor.active_device(user) is not None:
+            twofactor.start_pending(
+                self.request, user, backend=user.backend, next_url=self.get_success_url()
+            )
+            return redirect("accounts:2fa-verify")
+        return super().form_valid(form)
 
 
 @login_required
@@ -30,7 +41,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         response = redirect("accounts:profile")
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.instance.language)
         return response
-    return render(request, "accounts/profile.html", {"form": form})
+    active = twofactor.active_device(request.user) is not None
+    return render(request, "accounts/profile.html", {"form": form, "two_factor_active": active})
 
 
 @require_POST

@@ -10,6 +10,10 @@
     root.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
       el.addEventListener("change", function () { el.form.submit(); });
     });
+    // Select a read-only value (a new API token) when it gets focus.
+    root.querySelectorAll("input[data-select-on-focus]").forEach(function (el) {
+      el.addEventListener("focus", function () { el.select(); });
+    });
     // Show the reason field only for transitions that need one.
     root.querySelectorAll("form[data-transition-form]").forEach(function (form) {
       var select = form.querySelector("select[name=target]");
