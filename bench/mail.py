@@ -79,8 +79,9 @@ def build(n: int, senders: list[str], rng: random.Random) -> list[tuple[str, byt
             msg["Subject"] = " ".join(rng.choice(WORDS) for _ in range(5)).capitalize()
             body = text
         if i % 10 == 5:
-            msg.set_content(f"<html><body><p>{body}</p><script>x()</script></body></html>",
-                            subtype="html")
+            msg.set_content(
+                f"<html><body><p>{body}</p><script>x()</script></body></html>", subtype="html"
+            )
         else:
             msg.set_content(body)
         if i % 10 == 3:
@@ -134,8 +135,10 @@ def main() -> None:
     messages = build(args.messages, senders, rng)
     size = sum(len(raw) for _k, raw in messages)
     print(f"database: {label} ({connection.vendor})")
-    print(f"messages: {len(messages)} ({size / 1024 / 1024:.1f} MB), "
-          f"replies: {sum(k == 'reply' for k, _ in messages)}")
+    print(
+        f"messages: {len(messages)} ({size / 1024 / 1024:.1f} MB), "
+        f"replies: {sum(k == 'reply' for k, _ in messages)}"
+    )
     times: dict[str, list[float]] = {"new": [], "reply": []}
     outcomes: dict[str, int] = {}
     with scopes_disabled():
@@ -159,8 +162,10 @@ def main() -> None:
 
     print(f"total: {total:.1f} s -> {len(messages) / total:.0f} messages/s")
     for kind, values in times.items():
-        print(f"  {kind:5}: {len(values) / sum(values):.0f}/s, "
-              f"mean {statistics.mean(values) * 1000:.1f} ms")
+        print(
+            f"  {kind:5}: {len(values) / sum(values):.0f}/s, "
+            f"mean {statistics.mean(values) * 1000:.1f} ms"
+        )
     print(f"per message: p50 {ms(0.5)} ms, p95 {ms(0.95)} ms")
     print(f"outcomes: {outcomes}; tickets {tickets}, replies {replies}, inbound rows {stored}")
 
