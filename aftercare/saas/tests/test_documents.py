@@ -1,0 +1,57 @@
+"""The offer and the final statement as PDFs, in each of the five UI languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from aftercare.documents.testing import pdf_text
+from aftercare.saas.tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+# Words from the project's catalogues that each PDF must show in the customer's language.
+WORDS = {
+    "en": ["Reference", "Product", "Total", "country"],
+    "ro": ["Referință", "Produs", "țară"],
+    "fr": ["Référence", "Produit", "pays"],
+    "uk": ["Ідентифікатор", "Продукт", "Усього", "країна"],
+    "ru": ["Идентификатор", "Продукт", "Всего", "страна"],
+}
+# The customer's own data: Romanian diacritics and Cyrillic in every language.
+DATA = ["ș", "ț", "ă", "î", "â", "Migrare bază de date și configurare", "Навчання користувачів"]
+
+
+def _read(field) -> bytes:
+    with field.open("rb") as fh:
+        return fh.read()
+
+
+@pytest.mark.parametrize("language", sorted(WORDS))
+def test_the_offer_pdf_is_in_the_leads_language(language, org, consultant):
+    lead = f.lead(organisation=org, language=language, contact_name="Олена Дністрова")
+    offer = f.sent(lead, consultant)
+    assert offer.language == language
+    text = pdf_text(_read(offer.pdf))
+    for word in [
+        *WORDS[language],
+        *DATA,
+        "Олена Дністрова",
+        offer.number,
+        "3,254.59" if language == "en" else "3",
+    ]:
+        assert word in text, (language, word)
+    other = {w for lang, words in WORDS.items() if lang != language for w in words[:1]}
+    assert not any(w in text for w in other - set(WORDS[language])), language
+
+
+@pytest.mark.parametrize("language", sorted(WORDS))
+def test_the_final_statement_pdf_is_in_the_organisations_language(
+    language, org, consultant, coordinator
+):
+    org.language = language
+    org.save()
+    lead = f.lead(organisation=org, language="")
+    statement = f.invoiced(lead, consultant, coordinator)
+    text = pdf_text(_read(statement.pdf))
+    for word in [*WORDS[language], *DATA, "Extra interface: bank export", "Maria"]:
+        assert word in text, (language, word)
