@@ -35,6 +35,17 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _maintenance_flag(settings):
+    """Each test reads the maintenance flag once, then keeps it (stable query counts)."""
+    from aftercare.ops import maintenance
+
+    settings.AFTERCARE_MAINTENANCE_CACHE_SECONDS = 3600
+    maintenance.forget()
+    yield
+    maintenance.forget()
+
+
 def require_service(name: str, reason: str):
     """Skip locally when a service is missing; fail in CI (AFTERCARE_REQUIRE_SERVICES=1)."""
     if os.environ.get("AFTERCARE_REQUIRE_SERVICES") == "1":

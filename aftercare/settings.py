@@ -61,7 +61,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "aftercare.monitoring.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "aftercare.accounts.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -69,7 +71,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "aftercare.accounts.middleware.UserPreferencesMiddleware",
+    "aftercare.accounts.twofactor.TwoFactorMiddleware",
     "aftercare.tenancy.middleware.OrganisationScopeMiddleware",
+    "aftercare.ops.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -89,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "aftercare.accounts.context_processors.permset",
+                "aftercare.ops.context_processors.maintenance_state",
             ],
         },
     },
@@ -294,3 +299,119 @@ AFTERCARE_WEBHOOKS_DISABLE_AFTER = env_int("AFTERCARE_WEBHOOKS_DISABLE_AFTER", 1
 AFTERCARE_WEBHOOKS_KEEP_DAYS = env_int("AFTERCARE_WEBHOOKS_KEEP_DAYS", 30, minimum=1)
 # The sweep that posts due deliveries and retries (besides the kick after each change).
 AFTERCARE_WEBHOOKS_CRON = env_str("AFTERCARE_WEBHOOKS_CRON", "* * * * *")
+
+# Scale-out (deploy/README.md, docs/faults.md)
+# Attachments on shared storage: the local/NFS filesystem (MEDIA_ROOT, default) or an
+# S3-compatible bucket through django-storages (pip install 'aftercare[s3]').
+AFTERCARE_STORAGE = env_str("AFTERCARE_STORAGE", "filesystem").strip().lower()
+if AFTERCARE_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AFTERCARE_S3_BUCKET"),
+            "endpoint_url": env_str("AFTERCARE_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("AFTERCARE_S3_REGION") or None,
+            "access_key": env_secret("AFTERCARE_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_secret("AFTERCARE_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("AFTERCARE_S3_PREFIX", ""),
+            # Attachments are served by desk:attachment after a permission check, never
+            # by a public or pre-signed bucket URL; names never overwrite each other.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("AFTERCARE_STORAGE=s3 needs AFTERCARE_S3_BUCKET.")
+elif AFTERCARE_STORAGE != "filesystem":
+    raise ImproperlyConfigured("AFTERCARE_STORAGE must be 'filesystem' or 's3'")
+# A connection that died with the database (restart, fail-over) is replaced at the start
+# of the next request instead of failing it; while the database is away requests get a
+# 503 with Retry-After (aftercare/lib/database.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
+AFTERCARE_DB_RETRY_AFTER = env_int("AFTERCARE_DB_RETRY_AFTER", 30, minimum=1)
+MIDDLEWARE = [*MIDDLEWARE, "aftercare.lib.database.DatabaseUnavailableMiddleware"]
+
+# Projects: go-live plans and snag lists (docs/projects.md)
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.projects"]
+# The plan warns when the end users were told about the go-live fewer days ahead.
+AFTERCARE_GOLIVE_NOTICE_DAYS = env_int("AFTERCARE_GOLIVE_NOTICE_DAYS", 30, minimum=0)
+
+# Lifecycle: environments, releases, deployments (docs/lifecycle.md).
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.lifecycle"]
+
+# Operations: backups and read-only maintenance mode (docs/operations.md).
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.ops"]
+AFTERCARE_BACKUP_DIR = Path(env_str("AFTERCARE_BACKUP_DIR", str(DATA_DIR / "backups")))
+AFTERCARE_BACKUP_CRON = env_str("AFTERCARE_BACKUP_CRON", "30 2 * * *")
+# Retention: the newest archive of each of the last N days and M ISO weeks.
+AFTERCARE_BACKUP_KEEP_DAILY = env_int("AFTERCARE_BACKUP_KEEP_DAILY", 7, minimum=0)
+AFTERCARE_BACKUP_KEEP_WEEKLY = env_int("AFTERCARE_BACKUP_KEEP_WEEKLY", 4, minimum=0)
+# Each process re-reads the maintenance flag at most this often (seconds).
+AFTERCARE_MAINTENANCE_CACHE_SECONDS = env_int("AFTERCARE_MAINTENANCE_CACHE_SECONDS", 2, minimum=0)
+# Retry-After (seconds) on the 503 answers while maintenance mode is on.
+AFTERCARE_MAINTENANCE_RETRY_AFTER = env_int("AFTERCARE_MAINTENANCE_RETRY_AFTER", 300, minimum=1)
+
+# Monitoring: /healthz, /readyz, request ids, JSON logs, failed jobs (docs/monitoring.md).
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.monitoring"]
+# "json": one JSON object per log line (for log shippers); "text" (default): plain lines.
+AFTERCARE_LOG_FORMAT = env_str("AFTERCARE_LOG_FORMAT", "text").strip().lower()
+if AFTERCARE_LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("AFTERCARE_LOG_FORMAT must be 'text' or 'json'")
+from aftercare.monitoring.logs import logging_config  # noqa: E402 - needs nothing but logging
+
+LOGGING = logging_config(LOGGING, fmt=AFTERCARE_LOG_FORMAT)
+# If set, /readyz shows its checks only to callers sending this token (header
+# "Authorization: Bearer <token>" or "X-Health-Token") or signed-in staff; others get
+# only the overall status and the HTTP code.
+AFTERCARE_HEALTH_TOKEN = env_secret("AFTERCARE_HEALTH_TOKEN", "")
+# /readyz fails when no worker heartbeat is newer than this (seconds; 0: not checked).
+AFTERCARE_HEALTH_WORKER_STALE_SECONDS = env_int(
+    "AFTERCARE_HEALTH_WORKER_STALE_SECONDS", 180, minimum=0
+)
+# /readyz is degraded when an active mailbox was not read successfully for this long
+# (minutes; 0: not checked), or outgoing mail has waited this long (minutes; 0: not checked).
+AFTERCARE_HEALTH_MAILBOX_STALE_MINUTES = env_int(
+    "AFTERCARE_HEALTH_MAILBOX_STALE_MINUTES", 15, minimum=0
+)
+AFTERCARE_HEALTH_OUTBOX_STALE_MINUTES = env_int(
+    "AFTERCARE_HEALTH_OUTBOX_STALE_MINUTES", 30, minimum=0
+)
+# The database probe's statement timeout (PostgreSQL), in milliseconds.
+AFTERCARE_HEALTH_DB_TIMEOUT_MS = env_int("AFTERCARE_HEALTH_DB_TIMEOUT_MS", 2000, minimum=100)
+# How often each worker writes its heartbeat (crontab).
+AFTERCARE_HEARTBEAT_CRON = env_str("AFTERCARE_HEARTBEAT_CRON", "* * * * *")
+
+# Accounts: two-factor authentication, security headers (docs/security.md)
+# Roles that must use 2FA (comma list of admin, manager, consultant, operator, developer,
+# coordinator, customer); recommended in production: at least "admin".
+AFTERCARE_2FA_REQUIRED_FOR = env_list("AFTERCARE_2FA_REQUIRED_FOR", [])
+AFTERCARE_2FA_ISSUER = env_str("AFTERCARE_2FA_ISSUER", "Aftercare")
+# Seconds between the password step and the code step before signing in starts over.
+AFTERCARE_2FA_PENDING_SECONDS = env_int("AFTERCARE_2FA_PENDING_SECONDS", 300, minimum=30)
+from aftercare.accounts.security import DEFAULT_POLICY as _DEFAULT_CSP  # noqa: E402
+
+AFTERCARE_CSP = env_str("AFTERCARE_CSP", _DEFAULT_CSP)
+AFTERCARE_CSP_REPORT_ONLY = env_bool("AFTERCARE_CSP_REPORT_ONLY", False)
+AFTERCARE_CSP_RELAXED_PATHS = env_list("AFTERCARE_CSP_RELAXED_PATHS", [])
+AFTERCARE_CSP_RELAXED = env_str(
+    "AFTERCARE_CSP_RELAXED",
+    _DEFAULT_CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'"),
+)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (production default: on).
+if env_bool("AFTERCARE_BEHIND_PROXY", PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+elif PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = None
+
+# SaaS migrations (docs/saas-migrations.md) and PDF documents.
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.documents", "aftercare.saas"]
+# Currency of new offers, and the vendor's name printed on offers and statements.
+AFTERCARE_SAAS_CURRENCY = env_str("AFTERCARE_SAAS_CURRENCY", "EUR")
+AFTERCARE_SAAS_VENDOR = env_str("AFTERCARE_SAAS_VENDOR", "Aftercare")
+# Public quote form: a submission sooner than this after the form was shown is a bot's;
+# per client address at most RATE_LIMIT submissions per RATE_WINDOW seconds.
+AFTERCARE_QUOTE_MIN_SECONDS = env_int("AFTERCARE_QUOTE_MIN_SECONDS", 3, minimum=0)
+AFTERCARE_QUOTE_RATE_LIMIT = env_int("AFTERCARE_QUOTE_RATE_LIMIT", 5, minimum=1)
+AFTERCARE_QUOTE_RATE_WINDOW = env_int("AFTERCARE_QUOTE_RATE_WINDOW_SECONDS", 3600, minimum=1)

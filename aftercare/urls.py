@@ -5,6 +5,7 @@ from django.shortcuts import redirect
 from django.urls import include, path
 
 from aftercare.mail import views as mail_views
+from aftercare.monitoring import views as monitoring_views
 
 
 @login_required
@@ -23,7 +24,22 @@ urlpatterns = [
     path("files/", include("aftercare.desk.urls")),
     path("api/", include("aftercare.api.urls")),
     path("mail/", include("aftercare.mail.urls")),
+    path("lifecycle/", include("aftercare.lifecycle.urls")),
+    path("portal/environments/", include("aftercare.lifecycle.portal_urls")),
+    path("projects/", include("aftercare.projects.urls")),
+    path("portal/projects/", include("aftercare.projects.portal_urls")),
+    path("saas/", include("aftercare.saas.urls")),
+    path("portal/migrations/", include("aftercare.saas.portal_urls")),
+    # The public quote request form, and the offer mail's capability link.
+    path("quote/", include("aftercare.saas.public_urls")),
     # A capability URL from an e-mail: the signed token is the credential (no sign-in).
     path("approvals/<str:token>/", mail_views.approval, name="approval"),
+    # Probes for load balancers and monitoring (no sign-in; docs/monitoring.md).
+    path("healthz", monitoring_views.healthz, name="healthz"),
+    path("readyz", monitoring_views.readyz, name="readyz"),
+    path("monitoring/", include("aftercare.monitoring.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# A database outage is a 503 with Retry-After, not a 500 (aftercare/lib/database.py).
+handler500 = "aftercare.lib.database.server_error"

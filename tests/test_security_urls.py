@@ -28,9 +28,14 @@ from aftercare.desk import approvals, services
 from aftercare.desk.models import Attachment, Message, Status, Ticket
 from aftercare.desk.signals import approval_requested
 from aftercare.desk.tests.factories import PNG, ticket_for
+from aftercare.lifecycle import services as lifecycle_services
+from aftercare.lifecycle.models import Deployment, Environment
+from aftercare.lifecycle.tests.factories import landscape
 from aftercare.mail.ingest import ingest
 from aftercare.mail.models import InboundMessage, OutboundMail
 from aftercare.mail.tests.factories import make_mail
+from aftercare.saas.models import Migration as SaasMigration
+from aftercare.saas.tests.factories import shallow as saas_shallow
 from aftercare.tenancy.models import AgentRestriction, Membership
 from aftercare.tenancy.tests.factories import staff
 
@@ -89,10 +94,18 @@ class Beta:
     inbound: InboundMessage | None = None
     outbound: OutboundMail | None = None
     approval_token: str = ""
+    environment: object | None = None
+    project: object | None = None
+    # B's SaaS migration: (migration, offer, extra, offer-mail link token).
+    saas: tuple | None = None
 
     @property
     def secrets(self) -> list[str]:
         found = [self.ticket.subject, self.ticket.number, self.org.name, BETA_FILE]
+        if self.environment is not None:
+            found.append(self.environment.url)
+        if self.project is not None:
+            found.append(self.project.name)
         return [*found, self.token.prefix] if self.token is not None else found
 
 
@@ -109,6 +122,14 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     # A capability URL: B's real link opens B's approval to whoever holds it (that is its
     # purpose; test_approvals.py covers it). What the walk tries is a forged one.
     "token": lambda b: b.approval_token[:-6] + "forged",
+    "environment_id": lambda b: b.environment.pk,
+    "project_id": lambda b: b.project.pk,
+    "migration_id": lambda b: b.saas[0].pk,
+    "offer_id": lambda b: b.saas[1].pk,
+    "extra_id": lambda b: b.saas[2].pk,
+    "step": lambda b: "read_only",
+    # The offer mail's capability link: forged, as for approvals.
+    "offer_token": lambda b: b.saas[3][:-6] + "forged",
 }
 # The same arguments pointing at nothing. An API answer about B's data must be exactly the
 # answer about data that does not exist, or the answer itself confirms B's data is there.
@@ -121,6 +142,13 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
     "inbound_id": lambda b: 2_000_000_000,
     "outbound_id": lambda b: 2_000_000_000,
     "token": lambda b: "no-such-token",
+    "environment_id": lambda b: 2_000_000_000,
+    "project_id": lambda b: 2_000_000_000,
+    "migration_id": lambda b: 2_000_000_000,
+    "offer_id": lambda b: 2_000_000_000,
+    "extra_id": lambda b: 2_000_000_000,
+    "step": lambda b: "no-such-step",
+    "offer_token": lambda b: "no-such-token",
 }
 
 # Pages without arguments that a signed-in customer may open (their own pages). Anything
@@ -143,15 +171,36 @@ CUSTOMER_PAGES = {
     "api:v1:openapi-json",
     "api:docs",
     "api:token-list",
+    # The customer's own environments, versions and deployments (lifecycle).
+    "lifecycle_portal:environments",
+    # The customer's own organisations' go-live projects (read-only).
+    "project_portal:list",
+    # The customer's own organisations' SaaS migrations; the public quote form.
+    "saas_portal:list",
+    "quote:form",
+    "quote:thanks",
+    # Two-factor authentication: one's own device; the code step of signing in.
+    "accounts:2fa",
+    "accounts:2fa-verify",
+    # Administrators only (404 for everyone else); the person is a query/form field.
+    "accounts:contact-anonymise",
+    # Health probes: the same answer for everyone, no organisation's data in it.
+    "healthz",
+    "readyz",
 }
 # Pages anyone may open without signing in.
 PUBLIC_PAGES = {
     "approval",
+    "quote:form",
+    "quote:thanks",
+    "quote:offer-link",
     "accounts:login",
     "accounts:logout",
     "accounts:language",
     "api:v1:openapi-json",
     "api:docs",
+    "healthz",
+    "readyz",
 }
 # API endpoints for staff only: customers get 403 whatever they name, as in the console.
 STAFF_ONLY_API = {"api:v1:user-list", "api:v1:user-detail", "api:v1:ticket-sla"}
@@ -165,7 +214,7 @@ def _is_api(route: Route) -> bool:
 
 
 # Staff pages outside the API: a customer gets 403 whatever they name.
-STAFF_NAMESPACES = {"console", "mail"}
+STAFF_NAMESPACES = {"console", "mail", "monitoring", "lifecycle", "projects", "saas"}
 
 
 def _staff_only(route: Route) -> bool:
@@ -245,6 +294,19 @@ def _assert_beta_untouched(beta: Beta) -> None:
     assert not Attachment.objects.filter(ticket=beta.ticket).exclude(pk=beta.attachment.pk)
     if beta.token is not None:
         assert ApiToken.objects.get(pk=beta.token.pk).revoked_at is None
+    if beta.environment is not None:
+        env = Environment.objects.get(pk=beta.environment.pk)
+        assert (env.version, env.deployments.count()) == ("11.3", 1)
+    if beta.project is not None:
+        _assert_beta_project_untouched(beta.project)
+    if beta.saas is not None:
+        migration = SaasMigration.objects.get(pk=beta.saas[0].pk)
+        assert (migration.state, migration.offers.count(), migration.extras.count()) == (
+            "confirmed",
+            1,
+            1,
+        )
+        assert migration.events.count() == 0 and migration.offers.get().status == "sent"
 
 
 # -- the REST API -----------------------------------------------------------------------
@@ -354,7 +416,63 @@ def beta(other_org, outsider) -> Beta:
         inbound=inbound,
         outbound=outbound,
         approval_token=captured["token"],
+        environment=_beta_environment(other_org),
+        project=_beta_project(other_org),
+        saas=saas_shallow(other_org),
     )
+
+
+def _beta_environment(other_org):
+    """B's systems' environments, with a deployment (lifecycle pages take environment_id)."""
+    beta_land = landscape(other_org)
+    lifecycle_services.deploy(
+        release=beta_land["r113"],
+        environment=beta_land["test"],
+        actor=staff(Role.CONSULTANT),
+        result=Deployment.Result.SUCCEEDED,
+    )
+    return beta_land["test"]
+
+
+def _beta_project(other_org):
+    """B's go-live project with a participant and a snag (projects pages take project_id)."""
+    from datetime import date
+
+    from aftercare.projects import services as project_services
+    from aftercare.projects.defaults import ensure_default
+    from aftercare.projects.models import PlanTemplate
+
+    ensure_default()
+    manager = staff(Role.MANAGER)
+    project = project_services.create_project(
+        actor=manager,
+        organisation=other_org,
+        name="Beta WMS go-live",
+        go_live_on=date(2030, 7, 1),
+        template=PlanTemplate.objects.get(is_default=True),
+    )
+    project_services.add_participant(
+        project=project, actor=manager, name="Boris Beta", side="customer"
+    )
+    project_services.add_snag(project=project, actor=manager, text="Beta label printer")
+    return project
+
+
+def _assert_beta_project_untouched(project) -> None:
+    from aftercare.projects.models import Criterion, Project
+
+    fresh = Project.objects.get(pk=project.pk)
+    assert (fresh.status, fresh.go_live_on, fresh.users_informed_on) == (
+        project.status,
+        project.go_live_on,
+        None,
+    )
+    assert not fresh.stages.filter(closed_at__isnull=False).exists()
+    assert not Criterion.objects.filter(stage__project=fresh, met_at__isnull=False).exists()
+    assert fresh.participants.filter(login_tested_at__isnull=True).count() == 1
+    assert fresh.participants.count() == 1
+    assert [s.status for s in fresh.snags.all()] == ["open"]
+    assert not fresh.decisions.exists() and not fresh.incidents.exists()
 
 
 @pytest.fixture
@@ -421,6 +539,8 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
     rightful = operator if _staff_only(route) else beta.ticket.reporter
     if route.name == "approval":  # the real link, not the walk's forged one
         path = reverse("approval", args=[beta.approval_token])
+    if route.name == "quote:offer-link":
+        path = reverse("quote:offer-link", args=[beta.saas[3]])
     response = client_for(rightful).get(path, follow=True)
     _body(response)
     assert response.status_code not in (403, 404), path

@@ -50,6 +50,7 @@ _AGENT = [
     "tenancy.view_contactperson",
     "tenancy.view_contract",
     "desk.request_approval",
+    "saas.view_migration",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OPERATOR: [
@@ -63,6 +64,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.CONSULTANT: [
         *_AGENT,
+        "saas.manage_migration",
         "desk.open_ticket_on_behalf",
         "desk.triage_ticket",
         "desk.reprioritise_ticket",
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.DEVELOPER: [*_AGENT, "desk.assign_ticket"],
     Role.MANAGER: [
         *_AGENT,
+        "saas.manage_migration",
         "mail.triage_mail",
         "desk.open_ticket_on_behalf",
         "desk.triage_ticket",
@@ -81,6 +84,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.ADMIN: [
         *_AGENT,
+        "saas.manage_migration",
         "mail.triage_mail",
         "desk.open_ticket_on_behalf",
         "desk.triage_ticket",
@@ -96,8 +100,37 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "webhooks.change_subscription",
         "webhooks.delete_subscription",
         "webhooks.view_delivery",
+        # The failures page (every organisation's failed jobs, mail and deliveries).
+        "monitoring.view_failedjob",
+        "monitoring.retry_failedjob",
     ],
 }
+# Projects (go-live plans, snag lists): every agent views them; consultants, managers and
+# administrators manage projects; managers and administrators edit the plan templates.
+ROLE_PERMISSIONS[Role.OPERATOR] += ["projects.view_project"]
+ROLE_PERMISSIONS[Role.DEVELOPER] += ["projects.view_project"]
+ROLE_PERMISSIONS[Role.CONSULTANT] += ["projects.view_project", "projects.change_project"]
+for _role in (Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += [
+        "projects.view_project",
+        "projects.change_project",
+        "projects.change_plantemplate",
+    ]
+# Lifecycle (environments, releases, deployments): every agent views them; consultants,
+# developers, managers and administrators record deployments; managers and administrators
+# manage releases and environments and approve emergency changes.
+for _role in STAFF_ROLES:
+    ROLE_PERMISSIONS[_role] += ["lifecycle.view_environment"]
+for _role in (Role.CONSULTANT, Role.DEVELOPER, Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += ["lifecycle.add_deployment"]
+for _role in (Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += [
+        "lifecycle.add_release",
+        "lifecycle.change_release",
+        "lifecycle.add_environment",
+        "lifecycle.change_environment",
+        "lifecycle.approve_emergency_deployment",
+    ]
 
 
 def sync_role_groups(**kwargs: Any) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema
@@ -150,6 +151,11 @@ def install(api: NinjaAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "error")
         return _respond(api, request, exc.status_code, code, str(exc))
 
+    def database_unavailable(request, exc: Exception):
+        from aftercare.lib.database import unavailable_response
+
+        return unavailable_response(request, exc)
+
     def server_error(request, exc: Exception):
         log.exception("API request failed: %s %s", request.method, request.path)
         return _respond(api, request, 500, "server_error", _("Something went wrong on our side."))
@@ -164,4 +170,6 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(AuthenticationError, unauthenticated)
     api.add_exception_handler(Throttled, throttled)
     api.add_exception_handler(HttpError, http_error)
+    api.add_exception_handler(OperationalError, database_unavailable)
+    api.add_exception_handler(InterfaceError, database_unavailable)
     api.add_exception_handler(Exception, server_error)

@@ -23,6 +23,7 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.desk.models import Approval, ApprovalLink, Status, Ticket
 from aftercare.desk.signals import approval_requested
+from aftercare.ops.maintenance import check_writable
 from aftercare.tenancy.models import Membership
 
 SALT = "aftercare.desk.approval"
@@ -79,6 +80,7 @@ def _event(ticket: Ticket, actor, action: str, note: str = "") -> None:
 def request(
     *, ticket: Ticket, actor: User, action: str, target_status: str = "", days: int | None = None
 ) -> Approval:
+    check_writable()
     permset = PermSet(actor)
     if not permset.has("desk.request_approval") or not permset.ticket_roles(ticket):
         raise PermissionDenied(_("You may not ask for approvals."))
@@ -160,6 +162,7 @@ def decide(
     note: str = "",
     link: ApprovalLink | None = None,
 ) -> Approval:
+    check_writable()
     approval = Approval.objects.with_scopes_disabled().select_for_update().get(pk=approval.pk)
     _check_open(approval)
     if link is not None:
@@ -209,6 +212,7 @@ def decide_by_token(*, token: str, approve: bool, note: str = "") -> Approval:
 
 @transaction.atomic
 def withdraw(*, approval: Approval, actor: User, reason: str = "") -> Approval:
+    check_writable()
     permset = PermSet(actor)
     if not permset.has("desk.request_approval") or not permset.ticket_roles(approval.ticket):
         raise PermissionDenied(_("You may not withdraw approvals."))

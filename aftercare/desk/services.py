@@ -8,12 +8,16 @@ the change and its audit rows together.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -36,13 +40,24 @@ from aftercare.desk.models import (
 )
 from aftercare.desk.numbering import allocate_number
 from aftercare.desk.signals import ticket_changed
+from aftercare.ops.maintenance import check_writable
 from aftercare.tenancy.models import Contract, Organisation, System
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class ConflictError(Exception):
     """The ticket changed since the user loaded it; their change was not applied."""
+
+
+class AttachmentStorageError(ValidationError):
+    """The attachment storage failed (disk full, share or bucket away); nothing was saved.
+
+    A ``ValidationError`` so that forms and the API show it like any refused input; mail
+    intake tells it apart, because there the message must be retried, not answered.
+    """
 
 
 def _event(
@@ -99,8 +114,15 @@ def _store_attachments(
     actor: User | None,
     internal: bool,
 ) -> list[Attachment]:
-    """Store files; on any failure delete what was written so nothing half-made remains."""
+    """Store files; on any failure delete what was written so nothing half-made remains.
+
+    A storage that fails (disk full, NFS or bucket away) raises ``OSError``; it becomes a
+    ``ValidationError`` so the form is shown again with a clear message and the whole
+    change is rolled back. Files written here are also deleted if the transaction fails
+    later (``_removes_files_on_failure``).
+    """
     stored: list[Attachment] = []
+    written = _written_files.get()
     try:
         for upload in uploads:
             name = safe_name(upload.name or "")
@@ -116,18 +138,70 @@ def _store_attachments(
             )
             att.file.save(name, upload, save=False)
             stored.append(att)
+            if written is not None:
+                written.append((att.file.storage, att.file.name))
             att.save()
-    except Exception:
+    except Exception as exc:
         for att in stored:
-            att.file.delete(save=False)
+            _delete_quietly(att.file.storage, att.file.name)
+        if isinstance(exc, OSError):
+            log.error("storing an attachment failed: %s", exc)
+            raise AttachmentStorageError(
+                {
+                    "files": _(
+                        "The attachment could not be stored (%(reason)s). Nothing was saved; "
+                        "please try again later or send it without the attachment."
+                    )
+                    % {"reason": exc.strerror or type(exc).__name__}
+                }
+            ) from exc
         raise
     return stored
+
+
+_written_files: ContextVar[list[tuple[Storage, str]] | None] = ContextVar(
+    "aftercare_written_files", default=None
+)
+
+
+def _delete_quietly(storage: Storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except Exception:  # noqa: BLE001 - an orphan file is harmless; the error is logged
+        log.warning("could not delete the orphan file %s", name, exc_info=True)
+
+
+def _removes_files_on_failure(func: Callable[P, R]) -> Callable[P, R]:
+    """Delete the files a service wrote if it (or its transaction's commit) fails.
+
+    Django has no "on rollback" hook, so the service is wrapped *outside* its
+    ``transaction.atomic``: an exception escaping the wrapper means nothing was committed
+    (when the service is the outermost transaction, as in views, the API and mail intake).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _written_files.get() is not None:  # nested: the outer call cleans up
+            return func(*args, **kwargs)
+        written: list[tuple[Storage, str]] = []
+        token = _written_files.set(written)
+        try:
+            return func(*args, **kwargs)
+        except BaseException:
+            for storage, name in written:
+                _delete_quietly(storage, name)
+            raise
+        finally:
+            _written_files.reset(token)
+
+    return wrapper
 
 
 def _customer_may_file_for(actor_permset: PermSet, organisation: Organisation) -> bool:
     return organisation.pk in actor_permset.memberships
 
 
+@_removes_files_on_failure
 @transaction.atomic
 def open_ticket(
     *,
@@ -151,6 +225,7 @@ def open_ticket(
     A customer files for themself in an organisation they belong to; an agent with
     ``open_ticket_on_behalf`` may file for any member of an organisation in reach.
     """
+    check_writable()
     permset = PermSet(actor)
     reporter = reporter or actor
     on_behalf = reporter.pk != actor.pk or channel in (Channel.PHONE, Channel.MESSENGER)
@@ -227,6 +302,7 @@ def open_ticket(
     return ticket
 
 
+@_removes_files_on_failure
 @transaction.atomic
 def reply(
     *,
@@ -244,6 +320,7 @@ def reply(
     A customer's reply to a request waiting for them moves it back to where it was, so the
     SLA clock resumes without anyone having to remember to do it.
     """
+    check_writable()
     permset = PermSet(actor)
     ticket = _lock(ticket)
     if internal and not permset.has("desk.add_internal_note"):
@@ -362,6 +439,7 @@ def transition(
     expected_version: int | None = None,
 ) -> Ticket:
     """Move a request to ``target`` if the workflow table allows it for this user."""
+    check_writable()
     ticket = _lock(ticket, expected_version)
     roles = PermSet(actor).ticket_roles(ticket)
     if not roles:
@@ -374,6 +452,7 @@ def transition(
 def assign(
     *, ticket: Ticket, actor: User, assignee: User | None, expected_version: int | None = None
 ) -> Ticket:
+    check_writable()
     permset = PermSet(actor)
     if not permset.has("desk.assign_ticket"):
         raise PermissionDenied(_("You may not assign requests."))
@@ -406,6 +485,7 @@ def escalate(
     expected_version: int | None = None,
 ) -> Ticket:
     """Hand a request from L1 to L2 (optionally to a named consultant)."""
+    check_writable()
     if not PermSet(actor).has("desk.escalate_ticket"):
         raise PermissionDenied(_("You may not escalate requests."))
     ticket = _lock(ticket, expected_version)
@@ -449,6 +529,7 @@ def reprioritise(
     *, ticket: Ticket, actor: User, priority: int, reason: str, expected_version: int | None = None
 ) -> Ticket:
     """The operator's priority; the customer's requested priority is kept beside it."""
+    check_writable()
     if not PermSet(actor).has("desk.reprioritise_ticket"):
         raise PermissionDenied(_("You may not change the priority."))
     if int(priority) not in Priority.values:
@@ -485,6 +566,7 @@ def classify(
     expected_version: int | None = None,
 ) -> Ticket:
     """L1 triage: correct the category, the system or the subject."""
+    check_writable()
     if not PermSet(actor).has("desk.triage_ticket"):
         raise PermissionDenied(_("You may not classify requests."))
     ticket = _lock(ticket, expected_version)
@@ -513,6 +595,7 @@ def classify(
 @transaction.atomic
 def acknowledge(*, ticket: Ticket, actor: User) -> Ticket:
     """The desk confirms it has taken the request in (may count as first response)."""
+    check_writable()
     if not PermSet(actor).is_agent:
         raise PermissionDenied(_("Only the service desk acknowledges requests."))
     ticket = _lock(ticket)
@@ -530,6 +613,7 @@ def archive_released(*, now=None, days: int | None = None) -> list[str]:
     transaction so one failure does not hold back the rest, and running it twice archives
     nothing twice (the second run finds them no longer Released).
     """
+    check_writable()
     now = now or timezone.now()
     days = settings.AFTERCARE_ARCHIVE_AFTER_DAYS if days is None else days
     cutoff = now - timedelta(days=days)
@@ -558,4 +642,5 @@ def archive_released(*, now=None, days: int | None = None) -> list[str]:
 
 def system_note(*, ticket: Ticket, action: str, note: str) -> Event:
     """An internal audit note written by the system (e.g. mail intake refusing a file)."""
+    check_writable()
     return _event(ticket, None, action, note=note, internal=True)

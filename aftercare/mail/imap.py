@@ -17,6 +17,7 @@ from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMe
 from aftercare.lib import faults
 from aftercare.mail.ingest import ingest
 from aftercare.mail.models import Mailbox
+from aftercare.ops import maintenance
 
 log = logging.getLogger(__name__)
 TIMEOUT = 60
@@ -56,6 +57,8 @@ def _raw(box, uid: str) -> bytes | None:
 def fetch_mailbox(mailbox: Mailbox, limit: int | None = None) -> dict[str, int]:
     """Read unread mail from one mailbox; returns counts by outcome (and ``duplicate``)."""
     counts: dict[str, int] = {}
+    if maintenance.skip_job(f"fetching {mailbox.name}"):
+        return counts  # mail stays unread on the server; the first run after "off" reads it
     now = timezone.now()
     Mailbox.objects.filter(pk=mailbox.pk).update(last_fetch_at=now)
     try:
@@ -73,6 +76,9 @@ def fetch_mailbox(mailbox: Mailbox, limit: int | None = None) -> dict[str, int]:
                     box.move(uid, mailbox.processed_folder)
                 else:
                     box.flag(uid, MailMessageFlags.SEEN, True)
+    except maintenance.MaintenanceError:
+        log.info("fetching %s stopped: maintenance mode switched on", mailbox.name)
+        return counts  # the message being read was neither stored nor flagged
     except (OperationalError, InterfaceError) as exc:
         _failed(mailbox, f"database unavailable: {exc}")
         raise

@@ -52,10 +52,16 @@ from aftercare.mail.parsing import (
     content_hash,
     parse,
 )
+from aftercare.ops.maintenance import check_writable
 from aftercare.tenancy.models import Membership, Organisation
 
 log = logging.getLogger(__name__)
 Outcome = InboundMessage.Outcome
+
+# Other apps recognise answers to their own mail (``saas``: an offer confirmed by reply).
+# A hook is ``hook(row, parsed, sender) -> bool`` (``sender`` may be None); it returns True
+# when it handled the message and set the row's outcome. Registered in ``AppConfig.ready``.
+REPLY_HOOKS: list = []
 
 # Shown to agents in the mail log and (for rejections) told to the sender.
 REASONS = {
@@ -158,6 +164,7 @@ def _duplicate(digest: str, message_id: str) -> InboundMessage | None:
 
 def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> Result:
     """Process one raw message. Raises only when the database itself is unavailable."""
+    check_writable()  # maintenance mode: refuse before anything is stored
     digest = content_hash(raw)
     found = _duplicate(digest, "")
     if found is not None:
@@ -311,6 +318,8 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
     sender = _sender(parsed.from_address)
 
     if sender is not None and not parsed.auto_submitted and _approval_reply(row, parsed, sender):
+        return None
+    if not parsed.auto_submitted and any(hook(row, parsed, sender) for hook in REPLY_HOOKS):
         return None
     ticket, note = _referenced_ticket(parsed, sender)
     closed = None  # the sender's own request that no longer takes replies
@@ -518,6 +527,8 @@ def _add_reply(row: InboundMessage, parsed: ParsedMail, ticket: Ticket, sender: 
                 quoted=quoted,
                 html=parsed.html,
             )
+    except services.AttachmentStorageError:
+        raise  # storage away: not a refusal; the message is kept as failed, to retry
     except (ValidationError, PermissionDenied) as exc:
         # e.g. an archived request: the customer's mail opens a follow-up request instead.
         row.detail = (row.detail + "\n" + " ".join(getattr(exc, "messages", [str(exc)]))).strip()

@@ -203,6 +203,8 @@ class OutboundMail(models.Model):
     not_before = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # One stored file sent along (an offer's PDF); the file belongs to whoever queued it.
+    attachment = models.FileField(max_length=255, blank=True)
 
     class Meta:
         verbose_name = _("outgoing mail")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import mimetypes
 import re
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from aftercare.accounts.models import User
 from aftercare.desk.models import Ticket
+from aftercare.lib import faults
 from aftercare.mail.models import AddressStatus, InboundMessage, OutboundMail
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ KINDS: dict[str, Kind] = {
         _("Your message could not be accepted"),
         _("Your message “%(subject)s” could not be accepted: %(reason)s"),
     ),
+    "offer": Kind(_("Offer %(offer)s"), _("Please find attached our offer %(offer)s:")),
 }
 
 
@@ -219,11 +222,16 @@ def queue(
     body: str = "",
     extra: dict | None = None,
     not_before=None,
+    language: str = "",
+    attachment: str = "",
 ) -> OutboundMail | None:
-    """Queue one notification; ``key`` makes it exactly-once (a repeat returns None)."""
+    """Queue one notification; ``key`` makes it exactly-once (a repeat returns None).
+
+    ``language`` overrides the recipient's (for addresses without an account);
+    ``attachment`` is the storage name of a file to send along."""
     kind = KINDS[kind_name]
     address = (address or getattr(user, "email", "") or "").strip()
-    language = _language(user, ticket)
+    language = language if language in dict(settings.LANGUAGES) else _language(user, ticket)
     params = dict(params or {})
     with translation.override(language):
         params.setdefault("days", settings.AFTERCARE_ARCHIVE_AFTER_DAYS)
@@ -264,6 +272,7 @@ def queue(
         state=OutboundMail.State.SUPPRESSED if reason else OutboundMail.State.QUEUED,
         last_error=reason,
         not_before=not_before or timezone.now(),
+        attachment=attachment,
     )
     try:
         with transaction.atomic():
@@ -313,6 +322,10 @@ def _message(row: OutboundMail, connection) -> EmailMultiAlternatives:
     )
     if row.body_html:
         msg.attach_alternative(row.body_html, "text/html")
+    if row.attachment:
+        name = row.attachment.name.rsplit("/", 1)[-1]
+        with row.attachment.open("rb") as fh:
+            msg.attach(name, fh.read(), mimetypes.guess_type(name)[0] or "application/octet-stream")
     return msg
 
 
@@ -341,6 +354,7 @@ def send_due(limit: int = 200) -> dict[str, int]:
             )
             if not claimed:
                 continue  # another worker has it
+            faults.point("mail.outbound.after_claim")  # docs/faults.md
             row = OutboundMail.objects.select_related("ticket").get(pk=pk)
             if row.ticket_id:
                 # Threaded when sent, not when queued: the mail that opened the request

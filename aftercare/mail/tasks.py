@@ -13,6 +13,7 @@ from django.conf import settings
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from aftercare.lib.schedule import cron
+from aftercare.ops import maintenance
 from aftercare.tenancy.scoping import system_scope
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 def run_outbox() -> dict:
     from aftercare.mail.outbound import send_due
 
+    if maintenance.skip_job("sending mail"):
+        return {}  # the outbox keeps its rows; they go out after maintenance
     with system_scope():
         counts = send_due()
     if any(counts.values()):
@@ -31,6 +34,8 @@ def run_outbox() -> dict:
 def run_fetch() -> dict:
     from aftercare.mail.imap import fetch_all
 
+    if maintenance.skip_job("fetching mail"):
+        return {}  # mail stays unread on the server until maintenance ends
     with system_scope():
         return fetch_all()
 

@@ -13,6 +13,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from aftercare.desk.services import archive_released
 from aftercare.lib.schedule import cron
+from aftercare.ops import maintenance
 from aftercare.sla import services
 from aftercare.tenancy.scoping import system_scope
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def run_sla_check() -> dict:
+    if maintenance.skip_job("SLA check"):
+        return {}  # read-only maintenance: the first run after "off" catches up
     with system_scope():
         counts = services.check()
     if any(counts.values()):
@@ -28,6 +31,8 @@ def run_sla_check() -> dict:
 
 
 def run_archive() -> list[str]:
+    if maintenance.skip_job("archiving"):
+        return []
     with system_scope():
         archived = archive_released()
     if archived:

@@ -43,6 +43,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from aftercare.lib import faults
 from aftercare.webhooks import targets
 from aftercare.webhooks.models import Delivery, Subscription
 
@@ -250,6 +251,7 @@ def deliver_one(pk: int) -> str | None:
     ).update(state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return None
+    faults.point("webhooks.after_claim")  # docs/faults.md
     row = Delivery.objects.select_related("subscription").get(pk=pk)
     if not row.subscription.active:  # disabled meanwhile: the row waits for re-enabling
         Delivery.objects.filter(pk=pk, state=Delivery.State.SENDING).update(

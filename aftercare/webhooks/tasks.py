@@ -14,6 +14,7 @@ from django.conf import settings
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from aftercare.lib.schedule import cron
+from aftercare.ops import maintenance
 from aftercare.tenancy.scoping import system_scope
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 def run_deliveries(*, purge: bool = False) -> dict:
     from aftercare.webhooks import delivery
 
+    if maintenance.skip_job("webhook delivery"):
+        return {}  # deliveries stay due and are posted after maintenance
     with system_scope():
         counts = delivery.deliver_due()
         if purge:

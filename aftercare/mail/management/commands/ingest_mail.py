@@ -3,7 +3,8 @@
     aftercare ingest-mail < message.eml            # e.g. from Postfix: "| aftercare ingest-mail"
     aftercare ingest-mail old-mail/ archive.mbox   # .eml files, mbox files, folders of them
 
-Exit status 75 (EX_TEMPFAIL) when the database is unavailable, so an MTA retries later.
+Exit status 75 (EX_TEMPFAIL) when the database is unavailable or read-only maintenance
+mode is on, so an MTA keeps the message and retries later.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db import InterfaceError, OperationalError
 
 from aftercare.mail.ingest import ingest
 from aftercare.mail.parsing import iter_mbox
+from aftercare.ops.maintenance import MaintenanceError
 from aftercare.tenancy.scoping import system_scope
 
 EX_TEMPFAIL = 75
@@ -66,6 +68,9 @@ class Command(BaseCommand):
                             self.stdout.write(f"{one_label}: {key} {row.reason} {number}")
         except (OperationalError, InterfaceError) as exc:
             self.stderr.write(f"database unavailable, try again later: {exc}")
+            sys.exit(EX_TEMPFAIL)
+        except MaintenanceError as exc:
+            self.stderr.write(f"{exc} Try again later.")
             sys.exit(EX_TEMPFAIL)
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing"
         self.stdout.write(summary)
