@@ -138,10 +138,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["aftercare.accounts.backends.EmailOrUsernameBackend"]
 # The test suite (conftest.py sets this, and its server processes inherit it) hashes
 # passwords with a fast hasher: thousands of test users would otherwise spend most of the
-# suite's time in PBKDF2. Never set it for a real installation.
-if env_bool("AFTERCARE_TEST_FAST_PASSWORDS", False):
-    if PRODUCTION:
-        raise ImproperlyConfigured("AFTERCARE_TEST_FAST_PASSWORDS is for the test suite only.")
+# suite's time in PBKDF2. Ignored in production mode.
+if env_bool("AFTERCARE_TEST_FAST_PASSWORDS", False) and not PRODUCTION:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -29,8 +29,17 @@ def _customer(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         if request.permset.is_agent:
+            # Staff are sent to the console page of what they may see; anything else is
+            # missing for them, exactly as in the console.
+            from aftercare.saas.views import _get as staff_get
+            from aftercare.saas.views import _get_offer as staff_get_offer
+
             if "migration_id" in kwargs:
-                return redirect("saas:detail", migration_id=kwargs["migration_id"])
+                migration = staff_get(request, kwargs["migration_id"])
+                return redirect("saas:detail", migration_id=migration.pk)
+            if "offer_id" in kwargs:
+                offer = staff_get_offer(request, kwargs["offer_id"])
+                return redirect("saas:detail", migration_id=offer.migration_id)
             return redirect("saas:list")
         return view(request, *args, **kwargs)
 

@@ -162,8 +162,9 @@ def test_storage_failure_leaves_no_half_created_ticket(owner, org, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(FileSystemStorage, "_save", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(services.AttachmentStorageError) as refused:
         ticket_for(owner, org, attachments=[SimpleUploadedFile("a.png", PNG)])
+    assert "No space left on device" in str(refused.value.message_dict["files"])
     assert not Ticket.objects.exists() and not Attachment.objects.exists()
 
 
