@@ -236,3 +236,41 @@ def dovecot():
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# -- a real browser ---------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; a browser is never downloaded
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BROWSER_TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Headless Chromium for one test; skipped locally (failed in CI) when it is missing."""
+    if not os.path.exists(CHROMIUM):
+        require_service("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from django.db import connections
+
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
+    # test itself makes (set-up, checks) would otherwise be refused as "async unsafe".
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        sync_api.expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            # Inside sync_playwright() Django's connection handler (an asgiref Local) hands
+            # out *other* connection objects than outside it. Close them here, or the one
+            # the test used stays open and PostgreSQL refuses to drop the test database.
+            connections.close_all()

@@ -19,15 +19,6 @@ import pytest
 
 from aftercare.accounts.roles import Role
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pw-for-tests-123"  # UserFactory's password
 TIMEOUT_MS = 10_000
 
@@ -53,32 +44,6 @@ def _png(width: int = 4, height: int = 3) -> bytes:
         + chunk(b"IDAT", zlib.compress(row * height))
         + chunk(b"IEND", b"")
     )
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    """Headless Chromium for one test; skipped locally (failed in CI) when it is missing."""
-    if not CHROMIUM.exists():
-        from conftest import require_service
-
-        require_service("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from django.db import connections
-
-    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
-    # test itself makes (set-up, checks) would otherwise be refused as "async unsafe".
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        sync_api.expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            # Inside sync_playwright() Django's connection handler (an asgiref Local) hands
-            # out *other* connection objects than outside it. Close them here, or the one
-            # the test used stays open and PostgreSQL refuses to drop the test database.
-            connections.close_all()
 
 
 def _sign_in(browser, base_url: str, username: str):

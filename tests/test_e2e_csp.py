@@ -9,14 +9,11 @@ queue filters) and app.js (the language switcher) still work under the policy.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from aftercare.accounts.roles import Role
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 PASSWORD = "pw-for-tests-123"
 TIMEOUT_MS = 10_000
 RECORD = """
@@ -30,26 +27,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not CHROMIUM.exists():
-        from conftest import require_service
-
-        require_service("Chromium", f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from django.db import connections
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        sync_api.expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            connections.close_all()
 
 
 class Watch:

@@ -12,21 +12,11 @@ pytest-django's live server, as ``tests/test_e2e_browser.py`` does.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from aftercare.accounts.roles import Role
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "pw-for-tests-123"  # UserFactory's password
 TIMEOUT_MS = 10_000
 
@@ -34,26 +24,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not CHROMIUM.exists():
-        from conftest import require_service
-
-        require_service("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from django.db import connections
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        sync_api.expect.set_options(timeout=TIMEOUT_MS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            connections.close_all()
 
 
 def _sign_in(browser, base_url: str, username: str):
