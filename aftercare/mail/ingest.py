@@ -189,11 +189,7 @@ def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> R
         outcome=Outcome.REJECTED,
     )
     if parsed is not None:
-        row.sender = parsed.from_address[:320]
-        row.sender_name = parsed.from_name[:255]
-        row.subject = parsed.subject[:998]
-        row.sent_at = parsed.date
-        row.auto_submitted = parsed.auto_submitted or parsed.is_bounce
+        _describe(row, parsed)
     else:
         row.sender, row.subject = _light_headers(raw)
     if rejected is not None or len(raw) <= settings.AFTERCARE_MAIL_MAX_BYTES:
@@ -215,6 +211,43 @@ def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> R
         _discard_file(row)
         log.exception("mail intake failed for %s", row.message_id or digest)
         return _store_failure(row, raw, exc)
+
+
+def _describe(row: InboundMessage, parsed: ParsedMail) -> None:
+    """The ledger's copy of the headers the mail log and triage show."""
+    row.sender = parsed.from_address[:320]
+    row.sender_name = parsed.from_name[:255]
+    row.subject = parsed.subject[:998]
+    row.sent_at = parsed.date
+    row.auto_submitted = parsed.auto_submitted or parsed.is_bounce
+
+
+def reprocess(row: InboundMessage, raw: bytes) -> str:
+    """Run parsing and routing again on a message's existing ledger row; the new outcome.
+
+    The row keeps its Message-ID and hash (what makes intake exactly-once), so nothing is
+    stored twice. Call inside a transaction holding the row's lock. As in intake, a bug in
+    routing keeps the message as ``processing_failed`` with the error.
+    """
+    try:
+        parsed = parse(raw, limits())
+    except MailRejected as exc:
+        _set(row, Outcome.REJECTED, exc.code, exc.detail)
+        row.save()
+        return row.outcome
+    _describe(row, parsed)
+    row.reason = ""
+    try:
+        with transaction.atomic():
+            _route(row, parsed, row.mailbox)
+            row.save()
+    except Exception as exc:  # as in intake: a bug keeps the message, as failed, with why
+        log.exception("processing inbound message %s again failed", row.pk)
+        row.refresh_from_db()
+        _set(row, Outcome.REJECTED, "processing_failed")
+        row.detail = f"{type(exc).__name__}: {exc}"[:2000]
+        row.save()
+    return row.outcome
 
 
 def _discard_file(row: InboundMessage) -> None:

@@ -16,7 +16,6 @@ from huey.exceptions import HueyException
 
 from aftercare.mail import ingest
 from aftercare.mail.models import InboundMessage, OutboundMail
-from aftercare.mail.parsing import MailRejected, parse
 from aftercare.monitoring import context, jobs
 from aftercare.monitoring.models import FailedJob
 from aftercare.webhooks import delivery
@@ -89,26 +88,4 @@ def retry_inbound(row: InboundMessage) -> str:
         raise RetryError(_("The original message is not stored."))
     with row.raw.open("rb") as fh:
         raw = fh.read()
-    try:
-        parsed = parse(raw, ingest.limits())
-    except MailRejected as exc:
-        ingest._set(row, InboundMessage.Outcome.REJECTED, exc.code, exc.detail)
-        row.save()
-        return row.outcome
-    row.sender = parsed.from_address[:320]
-    row.sender_name = parsed.from_name[:255]
-    row.subject = parsed.subject[:998]
-    row.sent_at = parsed.date
-    row.auto_submitted = parsed.auto_submitted or parsed.is_bounce
-    row.reason = ""
-    try:
-        with transaction.atomic():
-            ingest._route(row, parsed, row.mailbox)
-            row.save()
-    except Exception as exc:  # as in intake: a bug keeps the message, as failed, with why
-        log.exception("processing inbound message %s again failed", row.pk)
-        row.refresh_from_db()
-        ingest._set(row, InboundMessage.Outcome.REJECTED, "processing_failed")
-        row.detail = f"{type(exc).__name__}: {exc}"[:2000]
-        row.save()
-    return row.outcome
+    return ingest.reprocess(row, raw)
