@@ -223,9 +223,41 @@ class PermSet:
     def has(self, perm: str) -> bool:
         return perm in self.perms
 
+    def sees_organisation(self, organisation_id: int | None) -> bool:
+        """Whether this user may see anything of one organisation at all.
+
+        An unrestricted agent sees every organisation; a restricted agent only those it
+        is restricted to; a customer only the organisations they are a member of.
+        """
+        if not self.is_authenticated or organisation_id is None:
+            return False
+        if self.is_agent:
+            restricted = self.agent_restricted_to
+            return restricted is None or organisation_id in restricted
+        return organisation_id in self.memberships
+
+    def may_view_ticket(self, ticket: Any) -> bool:
+        """The row-level twin of ``desk.querysets.visible_tickets`` (for one ticket in
+        memory: notifications, mail intake, jobs). Keep the two in step."""
+        if not self.is_authenticated:
+            return False
+        if self.is_agent:
+            return self.sees_organisation(ticket.organisation_id)
+        if ticket.organisation_id in self.coordinator_of:
+            return True
+        return ticket.organisation_id in self.memberships and ticket.reporter_id == self.user.pk
+
     def ticket_roles(self, ticket: Any) -> frozenset[str]:
-        """The roles this user acts in on one ticket (for the workflow table)."""
-        roles = set(self.staff_roles) if self.is_agent else set()
+        """The roles this user acts in on one ticket (for the workflow table).
+
+        Empty when the user may not see the ticket: a restricted agent has no staff role
+        on another organisation's request, on any path (pages, API, mail, jobs).
+        """
+        if not self.is_authenticated:
+            return frozenset()
+        roles = set()
+        if self.is_agent and self.sees_organisation(ticket.organisation_id):
+            roles.update(self.staff_roles)
         member_role = self.memberships.get(ticket.organisation_id)
         if member_role == Role.COORDINATOR:
             roles.update({Role.COORDINATOR, Role.CUSTOMER})

@@ -35,14 +35,21 @@ class ReplyForm(forms.Form):
 class TransitionForm(forms.Form):
     target = forms.ChoiceField(label=_("Move to"))
     reason = forms.CharField(
-        label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, rules=(), **kwargs):
+    def __init__(self, *args, rules=(), staff: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.rules = list(rules)
         self.fields["target"].choices = [(r.target, r.label) for r in self.rules]
+        if staff:
+            # Status reasons go to the customer (timeline and status mail): say so plainly.
+            self.fields["reason"].help_text = _(
+                "The customer sees this reason and receives it by e-mail."
+            )
 
 
 class RequestForm(forms.Form):

@@ -43,10 +43,33 @@ def visible_messages(permset: PermSet, ticket: Ticket) -> QuerySet[Message]:
     return qs
 
 
+# What a customer sees of the audit trail: the request's registration, its status
+# changes (whose reasons the transition form says go to the customer, and which the
+# status mails carry anyway) and the approvals asked of them. Everything else — who it is
+# assigned to, escalations and their diagnosis, priority and subject rewrites, SLA events,
+# acknowledgements, imports — is the vendor's back office. An allow-list, so that an
+# action added later stays internal until someone decides the customer should see it.
+CUSTOMER_EVENT_ACTIONS = frozenset(
+    {
+        "desk.ticket.created",
+        "desk.ticket.status_changed",
+        "desk.approval.requested",
+        "desk.approval.approved",
+        "desk.approval.declined",
+        "desk.approval.withdrawn",
+    }
+)
+# Of those, the events whose note the customer may read (the reason of a status change,
+# the customer's own note on an approval decision).
+CUSTOMER_EVENT_NOTES = frozenset(
+    {"desk.ticket.status_changed", "desk.approval.approved", "desk.approval.declined"}
+)
+
+
 def visible_events(permset: PermSet, ticket: Ticket) -> QuerySet[Event]:
     qs = Event.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "pk")
     if not permset.has("desk.view_internal_note"):
-        qs = qs.filter(is_internal=False)
+        qs = qs.filter(is_internal=False, action__in=sorted(CUSTOMER_EVENT_ACTIONS))
     return qs
 
 

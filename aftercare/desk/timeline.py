@@ -13,7 +13,12 @@ from django.utils.translation import gettext as _
 
 from aftercare.accounts.roles import PermSet
 from aftercare.desk.models import Category, Event, Level, Message, Priority, Status, Ticket
-from aftercare.desk.querysets import visible_attachments, visible_events, visible_messages
+from aftercare.desk.querysets import (
+    CUSTOMER_EVENT_NOTES,
+    visible_attachments,
+    visible_events,
+    visible_messages,
+)
 
 FIELD_LABELS = {
     "status": lambda: _("Status"),
@@ -53,6 +58,9 @@ ACTION_TEXT = {
     "desk.approval.approved": lambda: _("approved"),
     "desk.approval.declined": lambda: _("declined"),
     "desk.approval.withdrawn": lambda: _("withdrew the approval request"),
+    "desk.approval.undone": lambda: _("took back the customer's answer to an approval"),
+    "desk.approval.unclear_reply": lambda: _("could not read an answer to an approval"),
+    "mail.bounce": lambda: _("received a delivery failure report"),
     "mail.attachments_refused": lambda: _("refused files from an e-mail"),
     "mail.follow_up": lambda: _("linked an earlier request"),
     "imports.trello.card_imported": lambda: _("imported from Trello"),
@@ -74,6 +82,7 @@ class Entry:
     old: str = ""
     new: str = ""
     show_values: bool = False
+    note: str = ""
 
 
 def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
@@ -84,6 +93,7 @@ def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
         Entry("message", m.created_at, m, attachments=files_by_message.get(m.pk, []))
         for m in visible_messages(permset, ticket)
     ]
+    staff = permset.has("desk.view_internal_note")
     for ev in visible_events(permset, ticket):
         if ev.action in ("desk.reply.added", "desk.note.added"):
             continue  # the message itself is on the timeline
@@ -107,6 +117,7 @@ def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
                 old=_label(ev.field, ev.old),
                 new=_label(ev.field, ev.new),
                 show_values=values,
+                note=ev.note if staff or ev.action in CUSTOMER_EVENT_NOTES else "",
             )
         )
     loose = files_by_message.get(None, [])
