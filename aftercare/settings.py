@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -132,7 +135,21 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis: files that every process of this machine shares (gunicorn workers,
+    # the Huey worker), so login throttling and rate limits count once per machine.
+    _cache_dir = env_str("AFTERCARE_CACHE_DIR", "")
+    if not _cache_dir and "pytest" in sys.modules:
+        # A test run gets a cache of its own (parallel runs and xdist workers each clear
+        # theirs before every test), as it gets a database of its own below.
+        _cache_dir = tempfile.mkdtemp(prefix=f"aftercare-test-cache-{os.getpid()}-")
+        atexit.register(shutil.rmtree, _cache_dir, True)
+    CACHES = {
+        "default": {
+            "BACKEND": "aftercare.accounts.filecache.SharedFileCache",
+            "LOCATION": _cache_dir or str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 50000},
+        }
+    }
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["aftercare.accounts.backends.EmailOrUsernameBackend"]
@@ -154,6 +171,15 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 # Login throttling: after this many failures for one account or address, wait.
 AFTERCARE_LOGIN_MAX_FAILURES = env_int("AFTERCARE_LOGIN_MAX_FAILURES", 5, minimum=1)
 AFTERCARE_LOGIN_LOCKOUT_SECONDS = env_int("AFTERCARE_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Reverse proxies whose X-Forwarded-For is believed (comma list of addresses or networks,
+# e.g. 127.0.0.1,10.0.0.0/8). Empty: the client is the TCP peer (REMOTE_ADDR).
+AFTERCARE_TRUSTED_PROXIES = env_list("AFTERCARE_TRUSTED_PROXIES", [])
+from aftercare.accounts.network import parse_networks as _parse_networks  # noqa: E402
+
+_parse_networks(tuple(AFTERCARE_TRUSTED_PROXIES))  # a typo fails at start, not per request
+# Password reset links (seconds) and e-mail change confirmation links (seconds).
+PASSWORD_RESET_TIMEOUT = env_int("AFTERCARE_PASSWORD_RESET_SECONDS", 3600, minimum=60)
+AFTERCARE_EMAIL_CHANGE_SECONDS = env_int("AFTERCARE_EMAIL_CHANGE_SECONDS", 86400, minimum=60)
 
 # Background jobs: Huey on SQLite (no extra server) or on Redis when REDIS_URL is set.
 HUEY_NAME = env_str("AFTERCARE_HUEY_NAME", "aftercare")
@@ -395,8 +421,10 @@ AFTERCARE_HEARTBEAT_CRON = env_str("AFTERCARE_HEARTBEAT_CRON", "* * * * *")
 
 # Accounts: two-factor authentication, security headers (docs/security.md)
 # Roles that must use 2FA (comma list of admin, manager, consultant, operator, developer,
-# coordinator, customer); recommended in production: at least "admin".
-AFTERCARE_2FA_REQUIRED_FOR = env_list("AFTERCARE_2FA_REQUIRED_FOR", [])
+# coordinator, customer); in production at least "admin", better all staff roles.
+# Default: "admin" in production mode, nobody in development; set it empty to require
+# it of nobody.
+AFTERCARE_2FA_REQUIRED_FOR = env_list("AFTERCARE_2FA_REQUIRED_FOR", ["admin"] if PRODUCTION else [])
 AFTERCARE_2FA_ISSUER = env_str("AFTERCARE_2FA_ISSUER", "Aftercare")
 # Seconds between the password step and the code step before signing in starts over.
 AFTERCARE_2FA_PENDING_SECONDS = env_int("AFTERCARE_2FA_PENDING_SECONDS", 300, minimum=30)

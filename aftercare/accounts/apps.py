@@ -9,7 +9,12 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from aftercare.accounts import twofactor  # noqa: F401 - connects its signal
         from aftercare.accounts.roles import sync_role_groups
+        from aftercare.accounts.views import admin_login
 
         post_migrate.connect(sync_role_groups, dispatch_uid="aftercare.sync_role_groups")
+        # /admin/login/ is the throttled sign-in with its 2FA step, not Django's own form.
+        admin.site.login = admin_login

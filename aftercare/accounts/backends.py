@@ -22,7 +22,8 @@ class EmailOrUsernameBackend(ModelBackend):
         model = get_user_model()
         user = model.objects.filter(username__iexact=username).first()
         if user is None and "@" in username:
-            matches = list(model.objects.filter(email__iexact=username)[:2])
+            # Active accounts have unique addresses; a deactivated one cannot sign in.
+            matches = list(model.objects.filter(email__iexact=username, is_active=True)[:2])
             user = matches[0] if len(matches) == 1 else None
         if user is None:
             model().set_password(password)  # same cost as a real check: no timing oracle

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +15,14 @@ from django.utils.translation import gettext_lazy as _
 def validate_time_zone(value: str) -> None:
     if value not in available_timezones():
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+def email_taken(email: str, *, exclude: User | None = None) -> bool:
+    """Whether an active account other than ``exclude`` has this address (any case)."""
+    found = User.objects.filter(is_active=True, email__iexact=email.strip())
+    if exclude is not None and exclude.pk is not None:
+        found = found.exclude(pk=exclude.pk)
+    return bool(email.strip()) and found.exists()
 
 
 class User(AbstractUser):
@@ -42,6 +52,24 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        constraints = [
+            # Mail intake files mail under the account with the sender's address: two
+            # active accounts must never share one (case-insensitively).
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(is_active=True) & ~Q(email=""),
+                name="accounts_user_active_email_unique",
+                violation_error_message=_("Another account already uses this e-mail address."),
+            )
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.is_active and self.email and email_taken(self.email, exclude=self):
+            raise ValidationError(
+                {"email": _("Another account already uses this e-mail address.")},
+                code="email_taken",
+            )
 
     @property
     def display_name(self) -> str:

@@ -2,8 +2,9 @@
 
 Sign-in is two steps. After the password, a user with an active device is *not* signed
 in: the session only remembers who is half-way (``PENDING_KEY``), and the code page
-finishes with ``login()``. ``TwoFactorMiddleware`` is the safety net for every other way
-into a session (Django's admin sign-in, a session made before the device was enrolled):
+finishes with ``login()``. The admin's ``/admin/login/`` leads to the same page (see
+``AccountsConfig.ready``). ``TwoFactorMiddleware`` is the safety net for every other way
+into a session (a session made before the device was enrolled, ``force_login``):
 a session of a user with 2FA that did not pass the code step is signed out and sent to
 the code page. It also sends people whose role requires 2FA
 (``AFTERCARE_2FA_REQUIRED_FOR``) to enrolment until they have it. API bearer tokens do

@@ -39,7 +39,8 @@ def _unauthenticated(message: str) -> ApiError:
 def check_rate(key: str) -> None:
     """Count one request for ``key`` in the current fixed window; 429 past the limit.
 
-    ``cache.add`` + ``cache.incr`` are atomic on Redis and the local-memory cache, so
+    ``cache.add`` + ``cache.incr`` are atomic on Redis and on the embedded shared file
+    cache (``aftercare.accounts.filecache``, one store for all processes of a machine), so
     concurrent workers cannot both slip under the limit.
     """
     limit = settings.AFTERCARE_API_RATE_LIMIT

@@ -10,7 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from aftercare.accounts.forms import client_address
+from aftercare.accounts.network import client_address
 from aftercare.saas import services, spam
 from aftercare.saas.forms import QuoteForm
 

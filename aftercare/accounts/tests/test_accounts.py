@@ -63,13 +63,22 @@ def test_it_refuses_a_wrong_password(client, owner):
     assert _signed_in_as(client) is None
 
 
-def test_it_refuses_an_e_mail_shared_by_two_accounts(client, owner, org):
+def test_two_active_accounts_cannot_share_an_e_mail(owner, org):
+    from django.db import IntegrityError, transaction
+
     from aftercare.tenancy.tests.factories import customer
 
-    customer(org, username="twin", email=owner.email)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        customer(org, username="twin", email=owner.email.upper())
+
+
+def test_a_deactivated_twin_does_not_block_signing_in_by_e_mail(client, owner, org):
+    from aftercare.tenancy.tests.factories import customer
+
+    customer(org, username="twin", email=owner.email, is_active=False)
     response = _login(client, owner.email)
-    assert response.status_code == 200
-    assert _signed_in_as(client) is None
+    assert response.status_code == 302
+    assert _signed_in_as(client) == owner
 
 
 def test_it_refuses_a_deactivated_account(client, owner):
