@@ -31,8 +31,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -80,48 +80,18 @@ REASONS = {
     "unknown_sender": gettext_lazy("the sender is not known"),
     "several_organisations": gettext_lazy("the sender belongs to several organisations"),
     "staff_sender": gettext_lazy("a staff member wrote to the support address"),
+    "ambiguous_sender": gettext_lazy(
+        "several accounts have the sender's address; choose the sender when opening a request"
+    ),
+    "unclear_decision": gettext_lazy(
+        "a reply to an offer or approval that is neither a clear yes nor a clear no"
+    ),
+    "message_id_reused": gettext_lazy(
+        "the Message-ID repeats an earlier, different message; processed as a message of its own"
+    ),
 }
 # Rejections the sender is told about (once per day per reason).
 TELL_SENDER = frozenset(REJECTION_CODES)
-
-APPROVE_WORDS = {
-    "approve",
-    "approved",
-    "yes",
-    "ok",
-    "aprob",
-    "aprobat",
-    "da",
-    "approuve",
-    "approuvé",
-    "oui",
-    "согласовано",
-    "согласен",
-    "согласна",
-    "одобряю",
-    "да",
-    "погоджую",
-    "погоджено",
-    "так",
-}
-DECLINE_WORDS = {
-    "decline",
-    "declined",
-    "reject",
-    "no",
-    "resping",
-    "respins",
-    "nu",
-    "refuse",
-    "refusé",
-    "non",
-    "отклоняю",
-    "нет",
-    "не согласен",
-    "відхиляю",
-    "ні",
-}
-
 
 # MIME parts that travel as attachments but are no one's files.
 NOT_FILES = frozenset(
@@ -155,18 +125,30 @@ def limits() -> Limits:
     )
 
 
-def _duplicate(digest: str, message_id: str) -> InboundMessage | None:
-    query = Q(content_hash=digest)
-    if message_id:
-        query |= Q(message_id=message_id[:998])
-    return InboundMessage.objects.filter(query).order_by("pk").first()
+def _duplicate(digest: str) -> InboundMessage | None:
+    """The earlier copy of this very message (same content, whatever route it took)."""
+    return InboundMessage.objects.filter(content_hash=digest).order_by("pk").first()
 
 
-def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> Result:
-    """Process one raw message. Raises only when the database itself is unavailable."""
+def _same_message_id(message_id: str) -> InboundMessage | None:
+    if not message_id:
+        return None
+    return InboundMessage.objects.filter(message_id=message_id[:998]).order_by("pk").first()
+
+
+def ingest(
+    raw: bytes, *, mailbox: Mailbox | None = None, source: str = "", _again: bool = False
+) -> Result:
+    """Process one raw message. Raises only when the database itself is unavailable.
+
+    Only the same content is a duplicate. A different message that reuses an earlier
+    Message-ID (a broken mailer, a forgery) is processed as a message of its own: its
+    row keeps the Message-ID aside (``reused_message_id``), so nothing threads to it as
+    if it were the earlier one, and the clash is recorded and shown on the mail pages.
+    """
     check_writable()  # maintenance mode: refuse before anything is stored
     digest = content_hash(raw)
-    found = _duplicate(digest, "")
+    found = _duplicate(digest)
     if found is not None:
         return Result(found, False)
     try:
@@ -175,12 +157,11 @@ def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> R
     except MailRejected as exc:
         parsed, rejected = None, exc
     message_id = parsed.message_id[:998] if parsed else ""
-    if message_id:
-        found = _duplicate(digest, message_id)
-        if found is not None:
-            return Result(found, False)
+    clash = _same_message_id(message_id)
     row = InboundMessage(
-        message_id=message_id,
+        message_id="" if clash else message_id,
+        reused_message_id=message_id if clash else "",
+        same_id_as=clash,
         content_hash=digest,
         mailbox=mailbox,
         source=source[:255],
@@ -190,6 +171,11 @@ def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> R
     )
     if parsed is not None:
         _describe(row, parsed)
+        if parsed.problems:
+            # e.g. an undeclared charset that had to be detected: shown on the mail pages
+            row.detail = _("Read with problems: %(problems)s") % {
+                "problems": "; ".join(parsed.problems[:10])
+            }
     else:
         row.sender, row.subject = _light_headers(raw)
     if rejected is not None or len(raw) <= settings.AFTERCARE_MAIL_MAX_BYTES:
@@ -200,10 +186,14 @@ def ingest(raw: bytes, *, mailbox: Mailbox | None = None, source: str = "") -> R
         return _store(row, parsed, rejected, mailbox)
     except IntegrityError:
         _discard_file(row)
-        found = _duplicate(digest, message_id)
-        if found is None:
-            raise
-        return Result(found, False)
+        found = _duplicate(digest)  # a racing ingester stored this very message
+        if found is not None:
+            return Result(found, False)
+        if clash is None and not _again and _same_message_id(message_id) is not None:
+            # A different message with this Message-ID was stored meanwhile: once more,
+            # now as a message that reuses it.
+            return ingest(raw, mailbox=mailbox, source=source, _again=True)
+        raise
     except (OperationalError, InterfaceError):
         _discard_file(row)
         raise  # the database is away: leave the message where it is, try again later
@@ -265,8 +255,28 @@ def _store(row, parsed, rejected, mailbox) -> Result:
             _reject(row, rejected.code, rejected.detail)
         else:
             _route(row, parsed, mailbox)
+        _record_clash(row)
         row.save()
     return Result(row, True)
+
+
+def _record_clash(row: InboundMessage) -> None:
+    """A reused Message-ID is written on the row, whatever else happened to the mail."""
+    if not row.reused_message_id:
+        return
+    earlier = row.same_id_as
+    note = _(
+        "The Message-ID <%(id)s> was already used by an earlier, different message "
+        "(#%(pk)s from %(sender)s); this one was processed as a message of its own."
+    ) % {
+        "id": row.reused_message_id,
+        "pk": earlier.pk if earlier else "?",
+        "sender": (earlier.sender if earlier else "") or "?",
+    }
+    if note not in row.detail:
+        row.detail = (row.detail + "\n" + note).strip()[:4000]
+    if not row.reason:
+        row.reason = "message_id_reused"
 
 
 def _store_failure(row: InboundMessage, raw: bytes, exc: Exception) -> Result:
@@ -279,6 +289,7 @@ def _store_failure(row: InboundMessage, raw: bytes, exc: Exception) -> Result:
     row.outcome = Outcome.REJECTED
     row.reason = "processing_failed"
     row.detail = f"{type(exc).__name__}: {exc}"[:2000]
+    _record_clash(row)
     try:
         row.save()
     except DatabaseError:
@@ -337,18 +348,28 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
     if _is_own(parsed):
         return _set(row, Outcome.IGNORED, "own_mail")
     if parsed.is_bounce:
-        recorded = _record_bounce(parsed)
+        sent = _bounced_mail(parsed)
+        recorded = _record_bounce(parsed, sent)
         detail = ", ".join(parsed.bounced_recipients)
         if not recorded:
             detail = _("Not a report about mail we sent; no address was changed.")
+        elif sent.ticket_id:
+            _bounce_note(row, parsed, sent)
         return _set(row, Outcome.BOUNCE, "bounce", detail)
-    if not parsed.from_address:
-        return _reject(row, "no_sender")
+    if "@" not in parsed.from_address:
+        # No readable sender (a gateway's broken From): an operator chooses one in triage.
+        if parsed.auto_submitted:
+            return _set(row, Outcome.TRIAGE, "automatic", parsed.auto_reason)
+        return _set(row, Outcome.TRIAGE, "no_sender")
     since = timezone.now() - timedelta(days=1)
     recent = InboundMessage.objects.filter(sender=parsed.from_address, received_at__gte=since)
     if recent.exclude(pk=row.pk).count() >= settings.AFTERCARE_MAIL_SENDER_DAILY_CAP:
         return _reject(row, "rate_limited")
-    sender = _sender(parsed.from_address)
+    try:
+        sender = _sender(parsed.from_address)
+    except AmbiguousSender as exc:
+        # Never pick one of several accounts: whoever it is, the mail waits for a person.
+        return _set(row, Outcome.TRIAGE, "ambiguous_sender", exc.detail)
 
     if sender is not None and not parsed.auto_submitted and _approval_reply(row, parsed, sender):
         return None
@@ -381,12 +402,36 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
 # -- who wrote ----------------------------------------------------------------------------
 
 
+class AmbiguousSender(Exception):
+    """More than one active account has the sender's address."""
+
+    def __init__(self, address: str, users: list[User]) -> None:
+        super().__init__(address)
+        self.address = address
+        self.users = users
+        self.detail = _("Several active accounts have the address %(address)s: %(users)s.") % {
+            "address": address,
+            "users": ", ".join(u.username for u in users),
+        }
+
+
+def _active_users(address: str) -> list[User]:
+    """Active accounts with this address, case-insensitively (a few at most)."""
+    if not address:
+        return []
+    return list(User.objects.filter(email__iexact=address, is_active=True).order_by("pk")[:10])
+
+
 def _sender(address: str) -> User | None:
-    users = list(User.objects.filter(email__iexact=address, is_active=True).order_by("pk")[:5])
-    if not users:
-        return None
-    with_membership = [u for u in users if u.memberships.exists()]
-    return (with_membership or users)[0]
+    """The one active account with this address; None when there is none.
+
+    Raises :class:`AmbiguousSender` when there are several: mail is never attributed to
+    one of them by guesswork (whichever it picked could write into the others' requests).
+    """
+    users = _active_users(address)
+    if len(users) > 1:
+        raise AmbiguousSender(address, users)
+    return users[0] if users else None
 
 
 def _organisations_by_domain(address: str) -> list[Organisation]:
@@ -424,14 +469,15 @@ def _organisation_for(
     return None, "unknown_sender"
 
 
-def _register(parsed: ParsedMail, organisation: Organisation) -> User:
+def _register(parsed: ParsedMail, organisation: Organisation, address: str = "") -> User:
     """A contact who wrote in for the first time: an account without a password."""
-    address = parsed.from_address
+    address = address or parsed.from_address
     base = re.sub(r"[^\w.@+-]", "", address)[:140] or "contact"
     username = base
     while User.objects.filter(username=username).exists():
         username = f"{base}-{secrets.token_hex(3)}"
-    first, _sp, last = (parsed.from_name or "").strip().partition(" ")
+    name = parsed.from_name if address == parsed.from_address else ""
+    first, _sp, last = (name or "").strip().partition(" ")
     user = User(
         username=username,
         email=address,
@@ -440,7 +486,16 @@ def _register(parsed: ParsedMail, organisation: Organisation) -> User:
         language=organisation.language,
     )
     user.set_unusable_password()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Another intake registered the same address a moment ago (active addresses are
+        # unique): that account is the sender.
+        existing = User.objects.filter(email__iexact=address, is_active=True).first()
+        if existing is None:
+            raise
+        return existing
     return user
 
 
@@ -483,6 +538,20 @@ def _candidates(parsed: ParsedMail) -> list[str]:
     return list(dict.fromkeys(numbers))
 
 
+def _may_write(sender: User | None, ticket: Ticket) -> bool:
+    """Whether mail from ``sender`` may go into ``ticket`` as their own public reply.
+
+    The one gate for every way a mail names a request (reply token, In-Reply-To,
+    References, the number in the subject) and for triage: the sender must see the
+    request (a restricted agent only its organisations' requests, a customer only their
+    organisation's) and act in a role on it.
+    """
+    if sender is None:
+        return False
+    permset = PermSet(sender)
+    return permset.may_view_ticket(ticket) and bool(permset.ticket_roles(ticket))
+
+
 def _referenced_ticket(parsed: ParsedMail, sender: User | None) -> tuple[Ticket | None, str]:
     refused = []
     numbers = _candidates(parsed)
@@ -491,7 +560,7 @@ def _referenced_ticket(parsed: ParsedMail, sender: User | None) -> tuple[Ticket 
         ticket = tickets.get(number)
         if ticket is None:
             continue
-        if sender is not None and PermSet(sender).ticket_roles(ticket):
+        if _may_write(sender, ticket):
             return ticket, ""
         refused.append(number)
     note = ""
@@ -534,15 +603,17 @@ def _uploads(row: InboundMessage, parsed: ParsedMail) -> list[SimpleUploadedFile
         kept.append(upload)
     if refused:
         row.detail = (row.detail + "\n" + "\n".join(refused)).strip()[:4000]
+    row.refused_files = refused
     return kept
 
 
 def _refused_note(row: InboundMessage, ticket: Ticket) -> None:
-    if row.detail:
+    refused = getattr(row, "refused_files", None)
+    if refused:
         services.system_note(
             ticket=ticket,
             action="mail.attachments_refused",
-            note=_("Files in the e-mail that were not accepted:") + "\n" + row.detail,
+            note=_("Files in the e-mail that were not accepted:") + "\n" + "\n".join(refused),
         )
 
 
@@ -611,16 +682,50 @@ def _open(
     _set(row, Outcome.TICKET)
 
 
-def _record_bounce(parsed: ParsedMail) -> bool:
-    """Note the failure on the addresses — only for a report about mail we really sent,
-    so a forged delivery report cannot silence our mail to a customer."""
-    returned = (parsed.bounced_message_id or "").strip("<>")
-    sent = OutboundMail.objects.filter(message_id=f"<{returned}>").first() if returned else None
+def _bounced_mail(parsed: ParsedMail) -> OutboundMail | None:
+    """The mail of ours a delivery report is about: by the returned message's Message-ID
+    (attached, quoted, or Original-Message-ID), else by the report's In-Reply-To and
+    References."""
+    wanted = [parsed.bounced_message_id, *parsed.in_reply_to, *reversed(parsed.references)]
+    ids = [f"<{m.strip().strip('<>')[:990]}>" for m in wanted if m and m.strip("<> ")]
+    if not ids:
+        return None
+    found = {m.message_id: m for m in OutboundMail.objects.filter(message_id__in=ids)}
+    return next((found[i] for i in ids if i in found), None)
+
+
+def _bounce_note(row: InboundMessage, parsed: ParsedMail, sent: OutboundMail) -> None:
+    """The report goes on the timeline of the request it is about, as an internal note."""
+    ticket = sent.ticket
+    services.system_note(
+        ticket=ticket,
+        action="mail.bounce",
+        note=_(
+            "Our e-mail “%(subject)s” to %(address)s could not be delivered: %(reason)s "
+            "(delivery report from %(sender)s, mail log #%(row)s)."
+        )
+        % {
+            "subject": sent.subject,
+            "address": sent.to_address,
+            "reason": parsed.bounce_reason or _("no reason given"),
+            "sender": parsed.from_address or "?",
+            "row": row.pk,
+        },
+    )
+    row.ticket = ticket
+    row.organisation_id = ticket.organisation_id
+
+
+def _record_bounce(parsed: ParsedMail, sent: OutboundMail | None) -> bool:
+    """Note the failure on the address — only for a report about mail we really sent,
+    so a forged delivery report cannot silence our mail to a customer, and only on the
+    address that mail went to (each of our mails has one recipient): a report naming
+    other recipients cannot silence anyone else."""
     if sent is None:
         return False
     now = timezone.now()
     hard = parsed.bounce_reason.strip().startswith("5") or " 5." in parsed.bounce_reason
-    recipients = {a.lower() for a in parsed.bounced_recipients if a} or {sent.to_address.lower()}
+    recipients = {sent.to_address.lower()} if sent.to_address else set()
     for address in recipients:
         status, _created = AddressStatus.objects.select_for_update().get_or_create(
             address=address[:320]
@@ -636,7 +741,13 @@ def _record_bounce(parsed: ParsedMail) -> bool:
 
 
 def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bool:
-    """ "approve" / "decline" answered to an approval mail by one of its approvers."""
+    """An answer to an approval mail by one of its approvers, read by
+    ``lib.replies.decide`` (first meaningful lines, negation, en/ro/fr/uk/ru): a clear
+    yes approves, a clear no declines. An unsure answer ("yes, but not before Monday",
+    a question, a long text) decides nothing: it is added to the request as the
+    approver's reply with an internal note (reason ``unclear_decision``) for the agent."""
+    from aftercare.lib import replies
+
     refs = [f"<{r}>" for r in [*parsed.in_reply_to, *parsed.references]]
     if not refs:
         return False
@@ -646,26 +757,39 @@ def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bo
     approval_ids = [int(m.group(1)) for k in keys if (m := re.match(r"approval(\d+):", k))]
     if not approval_ids:
         return False
-    first = next((ln.strip() for ln in (parsed.reply_text or "").splitlines() if ln.strip()), "")
-    word = re.sub(r"[^\w\s]", "", first).strip().lower()
-    if word in APPROVE_WORDS:
-        approve = True
-    elif word in DECLINE_WORDS:
-        approve = False
-    else:
-        return False
     approval = Approval.objects.filter(pk__in=approval_ids).order_by("-pk").first()
     if approval is None:
         return False
+    lines = replies.decision_lines(parsed.reply_text)
+    answer = " ".join(lines)[:200]
+    decision = replies.decide(parsed.reply_text)
+    if decision is None:
+        if approval.state != Approval.State.PENDING or not approvals.may_decide(
+            sender, approval.ticket
+        ):
+            return False  # not a pending decision of this sender: the usual routing
+        ticket = approval.ticket
+        row.organisation_id = approval.organisation_id
+        note = _(
+            "The reply to the approval request “%(action)s” is neither a clear yes nor a "
+            "clear no; nothing was decided. Ask the customer."
+        ) % {"action": approval.action[:200]}
+        if _add_reply(row, parsed, ticket, sender):
+            row.ticket = ticket
+            row.reason = replies.UNSURE_REASON
+            services.system_note(ticket=ticket, action="desk.approval.unclear_reply", note=note)
+        else:
+            _set(row, Outcome.TRIAGE, replies.UNSURE_REASON, note)
+        return True
     row.ticket = approval.ticket
     row.organisation_id = approval.organisation_id
     try:
         approvals.decide(
             approval=approval,
             user=sender,
-            approve=approve,
+            approve=decision == replies.YES,
             via=Approval.Via.EMAIL,
-            note=_("Answered by e-mail: “%(word)s”") % {"word": first[:80]},
+            note=_("Answered by e-mail: “%(word)s”") % {"word": answer[:80]},
         )
     except (approvals.ApprovalError, PermissionDenied) as exc:
         row.detail = str(getattr(exc, "message", exc))
@@ -695,26 +819,80 @@ def _reparse(row: InboundMessage) -> ParsedMail:
         raise TriageError(REASONS.get(exc.code, exc.code)) from exc
 
 
+def sender_choices(row: InboundMessage) -> list[User]:
+    """The accounts an operator chooses from when the sender's address names several."""
+    users = _active_users(row.sender) if row.sender else []
+    return users if len(users) > 1 else []
+
+
+def _chosen_sender(
+    parsed: ParsedMail, sender_address: str, sender_id: int | str | None
+) -> tuple[User | None, str]:
+    """(account or None, address) of the sender an operator opens a request for."""
+    address = (sender_address or "").strip().lower()
+    if address:
+        try:
+            validate_email(address)
+        except ValidationError as exc:
+            raise TriageError(_("Enter a valid e-mail address for the sender.")) from exc
+    else:
+        address = parsed.from_address if "@" in parsed.from_address else ""
+    if not address:
+        raise TriageError(
+            _("The message has no usable sender address; enter the sender's address.")
+        )
+    users = _active_users(address)
+    if sender_id:
+        chosen = next((u for u in users if str(u.pk) == str(sender_id)), None)
+        if chosen is None:
+            raise TriageError(_("Choose one of the accounts with the sender's address."))
+        return chosen, address
+    if len(users) > 1:
+        raise TriageError(
+            _("Several accounts have the address %(address)s; choose the sender.")
+            % {"address": address}
+        )
+    return (users[0] if users else None), address
+
+
 @transaction.atomic
 def triage_open(
-    *, row: InboundMessage, actor: User, organisation: Organisation, category: str
+    *,
+    row: InboundMessage,
+    actor: User,
+    organisation: Organisation,
+    category: str,
+    sender_address: str = "",
+    sender_id: int | str | None = None,
 ) -> Ticket:
-    """Open a request from held mail; the sender becomes a contact of the organisation."""
+    """Open a request from held mail; the sender becomes a contact of the organisation.
+
+    The sender is the message's From address, unless the operator enters another
+    address (a gateway's unreadable From) or picks one of several accounts that share
+    the address (``sender_id``).
+    """
     row = InboundMessage.objects.select_for_update().get(pk=row.pk)
     _check_triage(row, actor)
-    if organisation.pk not in (PermSet(actor).organisation_scope or [organisation.pk]):
+    if not PermSet(actor).sees_organisation(organisation.pk):
         raise PermissionDenied(_("You may not file requests for this organisation."))
     parsed = _reparse(row)
-    sender = _sender(parsed.from_address) if parsed.from_address else None
+    sender, address = _chosen_sender(parsed, sender_address, sender_id)
     if sender is not None and PermSet(sender).is_agent:
         raise TriageError(
             _("The sender is a staff member; file the request for the customer instead.")
         )
     if sender is None:
-        if not parsed.from_address:
-            raise TriageError(_("The message has no sender address."))
-        sender = _register(parsed, organisation)
-    if not sender.memberships.filter(organisation=organisation).exists():
+        sender = _register(parsed, organisation, address)
+    memberships = Membership.objects.with_scopes_disabled().filter(user=sender)
+    if not memberships.filter(organisation=organisation).exists():
+        if memberships.exists():
+            # Never re-home a person of another customer by filing their mail here.
+            raise TriageError(
+                _(
+                    "This address belongs to an existing account outside this customer; "
+                    "ask an administrator to add it."
+                )
+            )
         Membership.objects.create(user=sender, organisation=organisation, role=Role.CUSTOMER)
     text, quoted = _body(parsed)
     ticket = services.open_ticket(
@@ -740,11 +918,16 @@ def triage_append(*, row: InboundMessage, actor: User, ticket: Ticket) -> Ticket
     """Add held mail to a request: as the sender's reply if they may write, else as a note."""
     row = InboundMessage.objects.select_for_update().get(pk=row.pk)
     _check_triage(row, actor)
+    if not PermSet(actor).may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not add mail to this request."))
     parsed = _reparse(row)
-    sender = _sender(parsed.from_address) if parsed.from_address else None
+    try:
+        sender = _sender(parsed.from_address) if parsed.from_address else None
+    except AmbiguousSender:
+        sender = None  # added as a note: no account is picked by guesswork
     text, quoted = _body(parsed)
     uploads = _uploads(row, parsed)
-    if sender is not None and PermSet(sender).ticket_roles(ticket):
+    if _may_write(sender, ticket):
         message = services.reply(
             ticket=ticket,
             actor=sender,

@@ -102,6 +102,18 @@ class InboundMessage(models.Model):
         DISCARDED = "discarded", _("Discarded in triage")
 
     message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    # A different message reusing an earlier one's Message-ID keeps it here, not in
+    # ``message_id``: it is processed as a message of its own and nothing threads to it
+    # as if it were the earlier one. ``same_id_as`` is that earlier message.
+    reused_message_id = models.CharField(_("reused Message-ID"), max_length=998, blank=True)
+    same_id_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("same Message-ID as"),
+    )
     content_hash = models.CharField(max_length=64, unique=True)
     mailbox = models.ForeignKey(
         Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"

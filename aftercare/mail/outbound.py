@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from aftercare.accounts.models import User
+from aftercare.accounts.roles import PermSet
 from aftercare.desk.models import Ticket
 from aftercare.lib import faults
 from aftercare.mail.models import AddressStatus, InboundMessage, OutboundMail
@@ -143,6 +144,17 @@ def numbers_from_tokens(text: str) -> list[str]:
     return found
 
 
+# CR, LF and every other control character (C0, DEL, C1, line/paragraph separators):
+# one of them in a header makes Django refuse the whole message (BadHeaderError) — or,
+# written raw, starts a header of its own.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]+")
+
+
+def header_safe(value: str, limit: int = 998) -> str:
+    """One header line: control characters and line breaks folded into single blanks."""
+    return " ".join(_HEADER_BREAKS.sub(" ", str(value or "")).split())[:limit]
+
+
 def support_address() -> str:
     return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
 
@@ -166,8 +178,6 @@ def _link(ticket: Ticket | None, user: User | None) -> str:
         return settings.AFTERCARE_BASE_URL + "/"
     from django.urls import reverse
 
-    from aftercare.accounts.roles import PermSet
-
     if user is not None and PermSet(user).is_agent:
         path = reverse("console:ticket", args=[ticket.number])
     else:
@@ -181,7 +191,11 @@ def _threading(ticket: Ticket | None) -> tuple[str, str]:
         return "", ""
     root = thread_root(ticket)
     inbound = list(
-        InboundMessage.objects.filter(ticket=ticket)
+        InboundMessage.objects.filter(
+            ticket=ticket,
+            # the customer's own mail, not delivery reports or auto-replies about ours
+            outcome__in=(InboundMessage.Outcome.TICKET, InboundMessage.Outcome.REPLY),
+        )
         .exclude(message_id="")
         .order_by("received_at", "pk")
         .values_list("message_id", flat=True)
@@ -230,6 +244,16 @@ def queue(
     ``language`` overrides the recipient's (for addresses without an account);
     ``attachment`` is the storage name of a file to send along."""
     kind = KINDS[kind_name]
+    if ticket is not None and user is not None and not PermSet(user).may_view_ticket(ticket):
+        # The last line of defence: whoever produced it, nobody is told about a request
+        # they may not see (a restricted agent, a customer of another organisation).
+        log.warning(
+            "not queueing %s about %s to user %s: they may not see it",
+            kind_name,
+            ticket.number,
+            user.pk,
+        )
+        return None
     address = (address or getattr(user, "email", "") or "").strip()
     language = language if language in dict(settings.LANGUAGES) else _language(user, ticket)
     params = dict(params or {})
@@ -265,7 +289,7 @@ def queue(
         to_address=address[:320],
         language=language,
         ticket=ticket,
-        subject=subject.replace("\n", " ")[:998],
+        subject=header_safe(subject),
         body_text=text,
         body_html=html,
         message_id=new_message_id(ticket),
@@ -301,22 +325,23 @@ STALE_AFTER = timedelta(minutes=15)
 def _message(row: OutboundMail, connection) -> EmailMultiAlternatives:
     from_name, from_addr = parseaddr(settings.DEFAULT_FROM_EMAIL)
     headers = {
-        "Message-ID": row.message_id,
+        "Message-ID": header_safe(row.message_id),
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "All",
-        LOOP_HEADER: settings.AFTERCARE_MAIL_DOMAIN,
+        LOOP_HEADER: header_safe(settings.AFTERCARE_MAIL_DOMAIN),
     }
     if row.in_reply_to:
-        headers["In-Reply-To"] = row.in_reply_to
+        headers["In-Reply-To"] = header_safe(row.in_reply_to)
     if row.references:
-        headers["References"] = row.references
+        headers["References"] = header_safe(row.references, 8000)
     if row.ticket_id:
-        headers["X-Aftercare-Ticket"] = row.ticket.number
+        headers["X-Aftercare-Ticket"] = header_safe(row.ticket.number)
     msg = EmailMultiAlternatives(
-        subject=row.subject,
+        # Rows queued before subjects were cleaned, or edited since: cleaned again here.
+        subject=header_safe(row.subject),
         body=row.body_text,
-        from_email=formataddr((from_name or "Aftercare", from_addr)),
-        to=[row.to_address],
+        from_email=formataddr((header_safe(from_name) or "Aftercare", from_addr)),
+        to=[header_safe(row.to_address, 320)],
         headers=headers,
         connection=connection,
     )

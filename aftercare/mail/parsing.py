@@ -36,6 +36,7 @@ import codecs
 import hashlib
 import re
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -349,10 +350,6 @@ def _decode_bytes(
     candidates = [*family, "utf-8"]
     if "iso2022_jp_ext" in family:
         candidates = [*family, "iso2022-lenient"]
-    for hint in hints:
-        hinted = _codec_for(hint)
-        if hinted:
-            candidates.append(hinted)
     tried: set[str] = set()
     for candidate in candidates:
         if candidate in tried:
@@ -374,10 +371,229 @@ def _decode_bytes(
         if charset and candidate not in family and problems is not None:
             _note(problems, f"charset {_shown(charset)!r} replaced by {candidate}")
         return text
+    # Nothing declared decodes (or nothing is declared, and it is not UTF-8): detect.
+    hinted = tuple(dict.fromkeys(c for c in (_codec_for(h) for h in hints) if c))
+    detected = _detect_charset(data, hinted)
+    if detected is not None:
+        codec, text = detected
+        if problems is not None:
+            _note(problems, f"charset {_shown(charset) or 'none'!r} replaced by {codec}")
+        return text
     guess = _guess_8bit(data)
     if problems is not None:
         _note(problems, f"charset {_shown(charset) or 'none'!r} replaced by {guess}")
     return data.decode(guess, "replace")
+
+
+# Charsets undeclared 8-bit mail text is tried in, in order of preference on a tie.
+_DETECT_CODECS = (
+    "cp1252",
+    "cp1251",
+    "gb18030",
+    "cp932",
+    "cp949",
+    "cp950",
+    "cp1250",
+)
+_DETECT_SAMPLE = 4000  # characters scored per candidate
+_CYRILLIC_CODECS = frozenset({"cp1251", "koi8_r", "koi8_u", "iso8859_5", "mac_cyrillic", "cp866"})
+_LATIN_CODECS = frozenset(
+    {"cp1252", "cp1250", "iso8859_2", "iso8859_15", "cp1254", "cp1257", "mac_roman"}
+)
+_TYPOGRAPHY = frozenset("«»“”„‘’‚–—…€°§©®™·•№ʼ\u00a0")
+# For each multi-byte charset: the strict subset to re-encode in, and lead-byte ranges of
+# its frequently used characters (level 1 hanzi / kanji, KS X 1001 Hangul).
+_CJK_LEVELS = {
+    "gb18030": ("gb2312", (0xB0, 0xD7), (0xD8, 0xF7), (0xA1, 0xA3)),
+    "cp950": ("big5", (0xA4, 0xC6), (0xC9, 0xF9), (0xA1, 0xA1)),
+    "cp932": ("shift_jis", (0x88, 0x98), (0x99, 0xEA), (0x81, 0x81)),
+    "euc_jp": ("euc_jp", (0xB0, 0xCF), (0xD0, 0xF4), (0xA1, 0xA1)),
+    "cp949": ("euc_kr", (0xB0, 0xC8), (0xCA, 0xFD), (0xA1, 0xA1)),
+}
+
+
+# The most frequent characters of Chinese (simplified) and syllables of Korean writing:
+# GB2312's level-1 hanzi and KS X 1001's Hangul share their byte range, so which reading
+# is real text is told by how much of it is everyday vocabulary.
+_FREQUENT_HANZI = frozenset(
+    "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于着"
+    "下自之年过发后作里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小"
+    "部其些主样理心她本前开但因只从想实日军者意无力它与长把机十民第公此已工使情明性知全三"
+    "又关点正业外将两高间由问很最重并物手应战向头文体政美相见被利什二等产或新己制身果加西"
+    "月话合回特代内信表化老给世位次度门任常先海通教儿原东声提立及比员解水名真论处走义各入"
+    "几口认条平系气题活更别打变四总何电数安少报才结反受目太量再感建务做接必场件计管期市直"
+    "资命金指许统区保至队形社便空决治展科司五基书非则听白界达光放强即像难且权思王象完设式"
+    "色路记南品住告类求据程北边该交规万取格望觉术领共确传师观清今切院让识候带导争运改收根"
+    "干造言联持组每济车亲极服快办议往元证近失准布始存未远单影具字备调深商算质团集百需价请"
+    "技际约示复息究线官断精满支视消越器容照须增研写称企功包片查易早找装广显图号首费周较注"
+    "语仅考选列响推势参希众构房半节投某案维划致律足态护验责营够章音跟志底站严例防供效续施"
+    "留型料终答紧察段依批群项故按围客纪采举低友诉止细值钱网热助育属限职速否状率般创错承印"
+    "试预谁送急伤素适省初险待述置财环排福获模充负停层略范室激策演简判担静既积余检差富协角"
+    "占配修降阶审超免压银买执副帮航优著份背概块付换闻危核介讨良序升监临域括误减编测败温困"
+    "封救贵缺移智席秘谢遇虑幸销端探录附吸礼额含顺输招补督材择授载健借禁园抓束练访软典盘扩"
+    "稳替迎析透购替绿套贸毕库促延售络抱纯页折振彩抽援译距触课享讯描签仍您邮件票据账户密码"
+    "登录系统订单发货退款客服问题报价合同附件截图打印麻烦谢谢请问"
+)
+_FREQUENT_HANGUL = frozenset(
+    "이다에의는로하을가고지서한은기으년대사시를리도인스일정자어나게수아구부해과보요세니습있"
+    "합안녕제주상전문화성드위용것장만여우학원소내와국동면신경계그들재적분비말터트께감립확바"
+    "랍청오류처발송메파첨결품등록데때후중새모개선점검업무회입출력번호연락객센요청드려립니다"
+    "감사합니다문의드립니다확인부탁드립니다견적서계산서송장결제오류로그인비밀번호변경요청건"
+    "관련하여안내드리며회신바랍니다"
+)
+
+
+def _cjk_weight(char: str, codec: str) -> float:
+    strict, common, rare, punctuation = _CJK_LEVELS[codec]
+    code = ord(char)
+    if codec == "gb18030" and char in _FREQUENT_HANZI:
+        return 1.0
+    if codec == "cp949" and char in _FREQUENT_HANGUL:
+        return 1.0
+    if codec in ("cp932", "euc_jp"):
+        if 0x3041 <= code <= 0x30FF:
+            return 1.0  # hiragana and katakana: Japanese text is full of them
+        if 0xFF61 <= code <= 0xFF9F:
+            return 0.2  # half-width katakana: rare today, common in misdecoded text
+    try:
+        encoded = char.encode(strict)
+    except UnicodeEncodeError:
+        return 0.05  # a vendor or extension character
+    lead = encoded[0]
+    if common[0] <= lead <= common[1]:
+        # Level 1 of each charset; Chinese and Korean readings of one byte string both
+        # land here, so the less frequent characters of those two weigh less.
+        return {"gb18030": 0.6, "cp949": 0.5, "cp950": 0.8}.get(codec, 0.9)
+    if punctuation[0] <= lead <= punctuation[1]:
+        return 0.6
+    if rare[0] <= lead <= rare[1]:
+        return 0.25 if codec != "cp949" else 0.1  # hanja are rare in Korean text
+    return 0.15
+
+
+def _plausibility(text: str, codec: str) -> float:
+    """How much ``text`` (``data`` decoded as ``codec``) looks like real writing, 0..1.
+
+    Each non-ASCII character is weighed by how common it is in text written in that
+    charset, per byte it takes: level-1 hanzi/kanji, kana and KS X 1001 Hangul score
+    high, rare and extension characters low; letters of single-byte charsets score high
+    unless their words mix scripts or case the way misdecoded bytes do.
+    """
+    total = score = 0.0
+    text = text[:_DETECT_SAMPLE]
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char < "\x80":
+            index += 1
+            continue
+        if char.isalpha() and codec not in _CJK_LEVELS:
+            end = index
+            while end < length and text[end].isalpha():
+                end += 1
+            word = text[index:end]
+            start = index
+            while start > 0 and text[start - 1].isalpha():
+                start -= 1
+            ascii_letters = any(c < "\x80" for c in text[start:end])
+            for position, letter in enumerate(word):
+                if letter < "\x80":
+                    continue
+                before = word[position - 1] if position else text[index - 1 : index]
+                weight = _letter_weight(letter, codec, ascii_letters)
+                if letter.isupper() and before.islower():
+                    weight = min(weight, 0.3)  # "GrьЯe": case flips inside a word
+                total += 1
+                score += weight
+            index = end
+            continue
+        if codec in _CJK_LEVELS:
+            size = len(char.encode(codec, "ignore")) or 1
+            total += size
+            score += _cjk_weight(char, codec) * size
+        else:
+            total += 1
+            between_letters = (
+                0 < index < length - 1 and text[index - 1].isalpha() and text[index + 1].isalpha()
+            )
+            if char in _TYPOGRAPHY and (char in "’ʼ" or not between_letters):
+                score += 0.5  # "«word»", "a – b"; but "іш»щіж" is what CJK bytes make
+            else:
+                score += 0.05
+        index += 1
+    return score / total if total else 0.0
+
+
+def _letter_weight(letter: str, codec: str, ascii_in_word: bool) -> float:
+    name = unicodedata.name(letter, "")
+    if codec in _CYRILLIC_CODECS:
+        if not name.startswith("CYRILLIC"):
+            return 0.05
+        if ascii_in_word:
+            return 0.3
+        if "\u0410" <= letter <= "\u044f" or letter in "Ёё":
+            return 1.0  # the Russian alphabet
+        return 0.8 if letter in "ІіЇїЄєҐґЎў" else 0.2
+    if codec in _LATIN_CODECS:
+        if not name.startswith("LATIN") or not "\u00c0" <= letter <= "\u024f" or letter == "ƒ":
+            return 0.05
+        return 1.0 if ascii_in_word else 0.4
+    return 0.5
+
+
+def _normalised_codec(name: str) -> str | None:
+    codec = _codec_for(name.replace("_", "-"))
+    equivalent = {"big5": "cp950", "shift_jis": "cp932", "euc_kr": "cp949", "gbk": "gb18030"}
+    return equivalent.get(codec or "", codec)
+
+
+_DETECTOR_MIN_BYTES = 40
+
+
+def _vote(data: bytes, order: list[str]) -> str | None:
+    """charset-normalizer's choice among ``order`` (Python codec name), or None."""
+    try:
+        from charset_normalizer import from_bytes
+
+        found = from_bytes(data[:16384], cp_isolation=order).best()
+    except Exception:  # noqa: BLE001 - a detector failure only loses its vote
+        return None
+    return _normalised_codec(found.encoding) if found is not None else None
+
+
+def _detect_charset(data: bytes, hinted: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """(codec, text) for undeclared or wrongly declared 8-bit text, or None.
+
+    charset-normalizer proposes; every candidate that decodes the bytes strictly (its
+    proposals, charsets declared elsewhere in the message, common mail charsets) is
+    scored by :func:`_plausibility`, which also decides short texts (a subject, a file
+    name) where a statistical detector alone guesses wrong.
+    """
+    order = list(dict.fromkeys([*hinted, *_DETECT_CODECS]))
+    best_guess = None
+    # On a few bytes (a subject, a file name) the detector's statistics say little: it
+    # only votes on longer text, and the plausibility score decides alone on short.
+    if len(_HIGH_BYTE.findall(data[:4096])) >= _DETECTOR_MIN_BYTES:
+        best_guess = _vote(data, order)
+        if best_guess and best_guess not in order:
+            order.append(best_guess)
+    ranked = []
+    for position, codec in enumerate(order):
+        try:
+            text = data.decode(codec)
+        except Exception:  # noqa: BLE001, S112 - does not fit: next candidate
+            continue
+        score = _plausibility(text, codec)
+        if codec in hinted:
+            score += 0.1
+        if codec == best_guess:
+            score += 0.1
+        ranked.append((score, -position, codec, text))
+    if not ranked:
+        return None
+    _score, _position, codec, text = max(ranked)
+    return codec, text
 
 
 def _truncated_utf8(data: bytes, error: UnicodeDecodeError) -> bool:
@@ -409,7 +625,7 @@ def _fix_8bit(value: str, hints: tuple[str, ...] = (), problems: list[str] | Non
     if not _SURROGATE.search(value):
         return value
     data = value.encode("utf-8", "surrogateescape")
-    return _decode_bytes(data, None, None, hints)
+    return _decode_bytes(data, None, problems, hints)
 
 
 # --------------------------------------------------------------------------- RFC 2047
@@ -594,6 +810,45 @@ def _parse_addresses(
             continue
         result.append((name, address.lower()))
     return result
+
+
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}")
+_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _recover_address(
+    raw_values: list[str], hints: tuple[str, ...], problems: list[str]
+) -> tuple[str, str]:
+    """(name, address) from a From header the address parser could not read.
+
+    Fax and scanner gateways write ``From: Name addr@example.com`` (no angle brackets).
+    When the raw header holds exactly one addr-spec, outside any encoded-word, it is
+    taken and the rest becomes the display name; otherwise nothing is guessed.
+    """
+    found: list[tuple[str, str]] = []
+    for raw in raw_values:
+        value = _fix_8bit(_unfold(raw)[:_ADDRESS_HEADER_LIMIT], hints)
+        plain = _ENCODED_WORD.sub(" ", value)
+        for match in _ADDR_SPEC.finditer(plain):
+            address = match.group(0).rstrip(".-").lower()
+            local, _at, domain = address.rpartition("@")
+            labels = domain.split(".")
+            if (
+                not local
+                or local.startswith(".")
+                or len(labels) < 2
+                or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+                or not labels[-1].isalpha()
+            ):
+                continue
+            rest = (plain[: match.start()] + " " + plain[match.end() :]).strip(" \t<>\"'()[],;:")
+            found.append((rest, address))
+    if len({address for _name, address in found}) != 1:
+        return "", ""
+    name, address = found[0]
+    _note(problems, "malformed From header; address recovered")
+    name = _collapse(_clean_text(decode_header_value(name, hints, problems)))
+    return name[:255], address
 
 
 _SPECIALS = set(',;<>@:"()[]\\')
@@ -891,7 +1146,13 @@ def _content_type(part: Message) -> str:
         return "text/plain"
 
 
-def _param(part: Message, name: str, header: str = "content-type", hints: tuple[str, ...] = ()):
+def _param(
+    part: Message,
+    name: str,
+    header: str = "content-type",
+    hints: tuple[str, ...] = (),
+    problems: list[str] | None = None,
+):
     """A MIME parameter read from the raw header, so undeclared 8-bit text survives.
 
     Returns a str, a (charset, language, value) tuple for RFC 2231 values, or None.
@@ -901,7 +1162,7 @@ def _param(part: Message, name: str, header: str = "content-type", hints: tuple[
         return None
     try:
         holder = Message()
-        holder[header] = _fix_8bit(_unfold(raw), hints)
+        holder[header] = _fix_8bit(_unfold(raw), hints, problems)
         return holder.get_param(name, header=header)
     except Exception:  # noqa: BLE001
         return None
@@ -1078,7 +1339,7 @@ class _Walker:
 
     def filename(self, part: Message, ctype: str, data_name_hint: str = "") -> str:
         for header, name in (("content-disposition", "filename"), ("content-type", "name")):
-            value = _param(part, name, header, self.hints)
+            value = _param(part, name, header, self.hints, self.problems)
             if value is None:
                 continue
             decoded = _safe_filename(_param_text(value, self.hints, self.problems))
@@ -1388,7 +1649,11 @@ _SUPPRESS_VALUES = {"all", "oof", "autoreply"}
 _LIST_HEADERS = ("list-id", "list-unsubscribe")
 
 
-def _auto_reason(msg: Message, subject: str) -> str:
+# Senders that are mail systems, never people: their mail is automatic whatever its headers.
+_SYSTEM_SENDERS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
+
+
+def _auto_reason(msg: Message, subject: str, from_address: str = "") -> str:
     value = _raw_header(msg, "auto-submitted")
     if value is not None:
         keyword = _collapse(_unfold(value)).split(";", 1)[0].strip().lower()
@@ -1423,17 +1688,28 @@ def _auto_reason(msg: Message, subject: str) -> str:
         return "Return-Path: <>"
     if _AUTO_SUBJECT.match(subject):
         return "Subject: automatic reply"
+    if from_address.split("@", 1)[0] in _SYSTEM_SENDERS:
+        return f"From: {from_address.split('@', 1)[0].upper()}"
     return ""
 
 
 _RETURNED_MESSAGE_ID = re.compile(
     r"^[ \t]{0,8}message-id[ \t]*:[ \t]*<?([^<>\s]{1,900})>?", re.IGNORECASE | re.MULTILINE
 )
+_ORIGINAL_MESSAGE_ID = re.compile(
+    r"^[ \t]{0,8}(?:x-)?original-message-id[ \t]*:[ \t]*<?([^<>\s]{1,900})>?",
+    re.IGNORECASE | re.MULTILINE,
+)
 _RETURNED_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers")
 
 
 def _returned_message_id(attachments: list[ParsedAttachment], text: str) -> str:
     """Message-ID of the original message a bounce returns (attached, or quoted inline)."""
+    for attachment in attachments:
+        if attachment.content_type == "message/delivery-status":
+            match = _ORIGINAL_MESSAGE_ID.search(attachment.data[:65536].decode("latin-1"))
+            if match:
+                return match.group(1)
     for attachment in attachments:
         if attachment.content_type in _RETURNED_TYPES:
             head = attachment.data[:65536].decode("latin-1")
@@ -1538,6 +1814,12 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMail:
     for name, address in sorted(senders, key=lambda pair: "@" not in pair[1]):
         from_name, from_address = name, address
         break
+    if from_address.startswith("@"):
+        from_name, from_address = "", ""  # "a@x b@y" read as one broken address
+    if "@" not in from_address:
+        recovered = _recover_address(_raw_headers(msg, "from")[:5], hints, problems)
+        if recovered[1]:
+            from_name, from_address = recovered
     reply_to_list = _parse_addresses(_raw_header(msg, "reply-to"), hints, problems)
     reply_to = reply_to_list[0][1] if reply_to_list else ""
     if not from_address:
@@ -1598,7 +1880,7 @@ def _parse(raw: bytes, limits: Limits) -> ParsedMail:
     html = sanitise_html(raw_html) if raw_html else ""
     reply_text, quoted_text = split_quoted(text)
 
-    auto_reason = _auto_reason(msg, subject)
+    auto_reason = _auto_reason(msg, subject, from_address)
     is_bounce = False
     bounced: list[str] = []
     bounce_reason = ""

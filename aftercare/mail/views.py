@@ -62,12 +62,13 @@ def approval(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _triage_allowed(request: HttpRequest) -> None:
-    if not request.permset.has("mail.triage_mail"):
-        raise PermissionDenied(_("You may not handle mail in triage."))
     if request.permset.organisation_scope is not None:
         # Held mail has no organisation yet: only agents who serve every customer see it;
-        # to the others it does not exist.
+        # to the others it does not exist (asked first, so that whether a row exists is
+        # not told apart from whether the role may triage).
         raise Http404(_("Mail triage is for agents who serve every customer."))
+    if not request.permset.has("mail.triage_mail"):
+        raise PermissionDenied(_("You may not handle mail in triage."))
 
 
 @agent_required
@@ -87,6 +88,9 @@ def mail_log(request: HttpRequest) -> HttpResponse:
             elif show in Outcome.values:
                 rows = rows.filter(outcome=show)
         page = Paginator(rows, 50).get_page(request.GET.get("page"))
+        if show != "outbound":
+            for item in page:
+                item.reason_text = ingest.REASONS.get(item.reason, item.reason)
         return render(
             request,
             "mail/log.html",
@@ -105,7 +109,9 @@ def mail_log(request: HttpRequest) -> HttpResponse:
 def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
     _triage_allowed(request)
     with system_scope():
-        row = get_object_or_404(InboundMessage.objects.select_related("ticket"), pk=inbound_id)
+        row = get_object_or_404(
+            InboundMessage.objects.select_related("ticket", "same_id_as"), pk=inbound_id
+        )
         parsed = None
         problem = ""
         try:
@@ -127,6 +133,8 @@ def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
                 "organisations": visible_organisations(request.permset).filter(is_active=True),
                 "categories": Category.choices,
                 "can_act": row.outcome in (Outcome.TRIAGE, Outcome.REJECTED),
+                "sender_choices": ingest.sender_choices(row),
+                "same_id_later": InboundMessage.objects.filter(same_id_as=row).order_by("pk"),
                 "nav": "mail",
             },
             status=400 if request.method == "POST" else 200,
@@ -150,7 +158,12 @@ def _triage_action(request: HttpRequest, row: InboundMessage) -> HttpResponse | 
                 messages.error(request, _("Choose a category."))
                 return None
             ticket = ingest.triage_open(
-                row=row, actor=request.user, organisation=org, category=category
+                row=row,
+                actor=request.user,
+                organisation=org,
+                category=category,
+                sender_address=request.POST.get("sender_address", "")[:320],
+                sender_id=request.POST.get("sender_id") or None,
             )
         elif action == "append":
             number = (request.POST.get("number") or "").strip().upper()

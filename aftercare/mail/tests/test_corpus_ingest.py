@@ -113,3 +113,21 @@ def test_the_corpus_outcomes_add_up(mailbox):
     assert sum(counts.values()) == len(message_files())
     assert counts.get(Outcome.TICKET, 0) > len(message_files()) // 2, counts
     assert Ticket.objects.count() == counts.get(Outcome.TICKET, 0)
+
+
+def test_no_corpus_message_is_dropped_even_when_message_ids_repeat(mailbox):
+    """Every distinct message of the corpus (by content) has its own row — also those
+    whose Message-ID another, different message already used — and a reused id is
+    written on the row."""
+    from aftercare.mail.parsing import content_hash
+
+    hashes = set()
+    for path in message_files():
+        raw = path.read_bytes()
+        hashes.add(content_hash(raw))
+        result = ingest(raw, mailbox=mailbox, source=corpus_id(path))
+        assert result.inbound.content_hash == content_hash(raw)  # only a true duplicate
+    assert InboundMessage.objects.count() == len(hashes)
+    for row in InboundMessage.objects.exclude(reused_message_id=""):
+        assert row.same_id_as_id and row.reused_message_id in row.detail
+        assert row.message_id == ""
