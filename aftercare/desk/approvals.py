@@ -50,11 +50,19 @@ def approvers(ticket: Ticket) -> list[User]:
         .select_related("user")
         .order_by("user_id")
     ]
-    return coordinators or ([ticket.reporter] if ticket.reporter.is_active else [])
+    if coordinators:
+        return coordinators
+    reporter = ticket.reporter
+    # A reporter who has left the organisation since is nobody's approver.
+    return [reporter] if reporter.is_active and PermSet(reporter).may_view_ticket(ticket) else []
 
 
 def may_decide(user: User, ticket: Ticket) -> bool:
-    return user.is_authenticated and any(u.pk == user.pk for u in approvers(ticket))
+    return (
+        user.is_authenticated
+        and any(u.pk == user.pk for u in approvers(ticket))
+        and PermSet(user).may_view_ticket(ticket)
+    )
 
 
 def blocking(ticket: Ticket, target: str) -> Approval | None:
@@ -225,3 +233,56 @@ def withdraw(*, approval: Approval, actor: User, reason: str = "") -> Approval:
     approval.save(update_fields=["state", "decided_at", "decision_note"])
     _event(approval.ticket, actor, "desk.approval.withdrawn", note=approval.action)
     return approval
+
+
+@transaction.atomic
+def undo_decision(*, approval: Approval, actor: User, reason: str) -> Approval:
+    """Staff take back an approval's answer (approved or declined) that was wrong, e.g. a
+    reply read the wrong way. History is kept as it happened: the answered approval keeps
+    who decided, when and how, and is set aside (withdrawn, with the reason in its note),
+    and a new pending approval for the same action asks the approvers again (new links by
+    e-mail). Returns the new approval. Refused while the request already stands in the
+    status the approval was for: move it back first."""
+    check_writable()
+    permset = PermSet(actor)
+    approval = Approval.objects.with_scopes_disabled().select_for_update().get(pk=approval.pk)
+    ticket = approval.ticket
+    if (
+        not permset.is_agent
+        or not permset.has("desk.request_approval")
+        or not permset.sees_organisation(ticket.organisation_id)
+        or not permset.ticket_roles(ticket)
+    ):
+        raise PermissionDenied(_("You may not take back approvals."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason: it is kept in the history.")})
+    if approval.state not in (Approval.State.APPROVED, Approval.State.DECLINED):
+        raise ApprovalError(_("Only an approved or declined approval can be taken back."))
+    if approval.target_status and ticket.status == approval.target_status:
+        raise ApprovalError(
+            _("The request is already “%(status)s”: move it back before taking back the approval.")
+            % {"status": ticket.get_status_display()}
+        )
+    old_state = approval.get_state_display()
+    who = approval.decided_by.display_name if approval.decided_by else "—"
+    undone = _("Taken back by %(who)s: %(reason)s") % {
+        "who": actor.display_name,
+        "reason": reason[:1000],
+    }
+    approval.state = Approval.State.WITHDRAWN
+    approval.decision_note = f"{approval.decision_note}\n{undone}".strip()
+    approval.save(update_fields=["state", "decision_note"])
+    _event(
+        ticket,
+        actor,
+        "desk.approval.undone",
+        note=_("%(action)s — %(state)s by %(who)s, taken back: %(reason)s")
+        % {"action": approval.action, "state": old_state, "who": who, "reason": reason[:1000]},
+    )
+    return request(
+        ticket=ticket,
+        actor=actor,
+        action=approval.action,
+        target_status=approval.target_status,
+    )

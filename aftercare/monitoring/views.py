@@ -40,16 +40,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _may_see_details(request: HttpRequest) -> bool:
+    """The checks' details (mailbox names, counts of failures, latencies) are for the
+    monitoring system holding ``AFTERCARE_HEALTH_TOKEN`` and for signed-in
+    administrators (who see the failures page); everyone else — anonymous callers, and
+    everyone when no token is set — gets only the overall status and the HTTP code."""
     token = settings.AFTERCARE_HEALTH_TOKEN
-    if not token:
-        return True
-    given = request.headers.get("X-Health-Token", "")
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        given = given or auth[7:].strip()
-    if given and constant_time_compare(given, token):
-        return True
-    return bool(getattr(request, "permset", None) and request.permset.is_agent)
+    if token:
+        given = request.headers.get("X-Health-Token", "")
+        auth = request.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = given or auth[7:].strip()
+        if given and constant_time_compare(given, token):
+            return True
+    permset = getattr(request, "permset", None)
+    return bool(
+        permset is not None
+        and permset.is_agent
+        and permset.has(VIEW_PERM)
+        and permset.organisation_scope is None
+    )
 
 
 @never_cache

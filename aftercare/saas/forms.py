@@ -127,6 +127,16 @@ class TickForm(forms.Form):
     note = forms.CharField(label=_("note"), max_length=500, required=False)
 
 
+class UndoForm(forms.Form):
+    """Taking back a decision or a tick: the reason is required and kept in the history."""
+
+    reason = forms.CharField(
+        label=_("reason"),
+        max_length=1000,
+        widget=forms.TextInput(attrs={"required": True}),
+    )
+
+
 class LinkForm(forms.Form):
     organisation = forms.ModelChoiceField(label=_("organisation"), queryset=None)
 

@@ -7,6 +7,7 @@ Other organisations' migrations and leads without an organisation do not exist h
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from aftercare.saas import services
@@ -172,10 +174,23 @@ def portal_statement_pdf(request: HttpRequest, migration_id: int) -> HttpRespons
     return pdf_response(statement.pdf, f"statement-{migration.reference}.pdf")
 
 
+def link_is_spent(link) -> bool:
+    """Used, answered another way, replaced by a newer revision, or expired: the link
+    page then names nothing of the offer (company, number, amounts)."""
+    offer = link.offer
+    if link.used_at is not None or offer.status != Offer.Status.SENT:
+        return True
+    return bool(offer.sent_at and timezone.now() > offer.sent_at + timedelta(days=offer.valid_days))
+
+
+SPENT = gettext_lazy("This link has already been used or has expired.")
+
+
 @never_cache
 def offer_link(request: HttpRequest, offer_token: str) -> HttpResponse:
     """The capability link from the offer mail. GET shows the offer (mail scanners open
-    links: nothing changes on GET); POST records the decision once."""
+    links: nothing changes on GET); POST records the decision once. A used or expired
+    link shows only a neutral message: whoever finds the mail later learns nothing."""
     from aftercare.tenancy.scoping import system_scope
 
     with system_scope():
@@ -183,13 +198,15 @@ def offer_link(request: HttpRequest, offer_token: str) -> HttpResponse:
             link = services.link_for_token(offer_token)
         except services.TransitionError as exc:
             return render(request, "saas/offer_link.html", {"error": exc.message}, status=404)
+        if link_is_spent(link):
+            status = 409 if request.method == "POST" else 410
+            return render(request, "saas/offer_link.html", {"spent": SPENT}, status=status)
         offer = link.offer
         context = {
             "offer": offer,
             "migration": offer.migration,
             "sums": offer.totals(),
             "items": list(offer.items.all()),
-            "used": link.used_at is not None,
             "form": DecisionForm(),
         }
         if request.method == "POST":
@@ -198,14 +215,16 @@ def offer_link(request: HttpRequest, offer_token: str) -> HttpResponse:
             if not form.is_valid():
                 return render(request, "saas/offer_link.html", context, status=400)
             try:
-                services.decide_by_token(
+                offer = services.decide_by_token(
                     token=offer_token,
                     confirm=form.cleaned_data["decision"] == "confirm",
                     note=form.cleaned_data["note"],
                 )
-            except services.TransitionError as exc:
-                context["error"] = exc.message
-                return render(request, "saas/offer_link.html", context, status=409)
-            offer.refresh_from_db()
-            context.update(done=True, used=True)
+            except services.TransitionError:
+                return render(request, "saas/offer_link.html", {"spent": SPENT}, status=409)
+            return render(
+                request,
+                "saas/offer_link.html",
+                {"done": True, "status": offer.get_status_display()},
+            )
         return render(request, "saas/offer_link.html", context)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.documents.pdf import render_pdf
+from aftercare.ops.maintenance import check_writable
 from aftercare.saas.models import (
     STEP_ORDER,
     Acceptance,
@@ -448,6 +449,85 @@ def decide_by_token(*, token: str, confirm: bool, note: str = "") -> Offer:
     )
 
 
+def note_unclear_reply(*, offer: Offer, email: str, text: str) -> MigrationEvent:
+    """A reply to the offer mail that is neither a clear yes nor a clear no: nothing is
+    decided; the migration's history shows it so the agent asks the customer."""
+    return _event(
+        offer.migration,
+        None,
+        "saas.offer.reply_unclear",
+        note=f"{offer.number}: “{text.strip()[:300]}”",
+        label=email[:254],
+    )
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason: it is kept in the history.")})
+    return reason[:1000]
+
+
+@transaction.atomic
+def undo_offer_decision(*, offer: Offer, actor: User, reason: str) -> Offer:
+    """Staff take back a customer's answer (confirmed or declined) that was wrong, e.g. a
+    reply read the wrong way: the offer is sent (waiting for an answer) again and the
+    migration back at "offer sent". Who had decided, how and when stays in the history
+    with the reason; the customer can answer again in the portal or by replying."""
+    check_writable()
+    _staff(actor, offer.migration)
+    reason = _reason(reason)
+    migration = _locked(offer.migration)
+    offer = Offer.objects.select_for_update().get(pk=offer.pk)
+    if offer.status not in (Offer.Status.CONFIRMED, Offer.Status.DECLINED):
+        raise TransitionError(_("Only a confirmed or declined offer can be taken back."))
+    wanted = State.CONFIRMED if offer.status == Offer.Status.CONFIRMED else State.DECLINED
+    if migration.state != wanted:
+        raise TransitionError(
+            _(
+                "The migration has moved on (“%(state)s”): the answer to the offer cannot be taken back any more."
+            )
+            % {"state": migration.get_state_display()}
+        )
+    if migration.offers.filter(status=Offer.Status.SENT).exclude(pk=offer.pk).exists():
+        raise TransitionError(_("A newer revision was sent; this answer stays."))
+    was = _("%(offer)s was %(status)s by %(who)s via %(via)s on %(when)s.") % {
+        "offer": offer.number,
+        "status": offer.get_status_display(),
+        "who": offer.decided_by_name or "—",
+        "via": offer.get_decided_via_display() or "—",
+        "when": timezone.localtime(offer.decided_at).strftime("%Y-%m-%d %H:%M")
+        if offer.decided_at
+        else "—",
+    }
+    if offer.decision_note:
+        was += f"\n{offer.decision_note}"
+    offer.status = Offer.Status.SENT
+    offer.decided_at = None
+    offer.decided_by = None
+    offer.decided_by_name = ""
+    offer.decided_via = ""
+    offer.decision_note = ""
+    offer.save(
+        update_fields=[
+            "status",
+            "decided_at",
+            "decided_by",
+            "decided_by_name",
+            "decided_via",
+            "decision_note",
+        ]
+    )
+    _move(
+        migration,
+        actor,
+        State.OFFER_SENT,
+        "saas.offer.decision_undone",
+        note=_("%(was)s\nTaken back: %(reason)s") % {"was": was, "reason": reason},
+    )
+    return offer
+
+
 # -- schedule and run ---------------------------------------------------------------------
 
 
@@ -524,6 +604,45 @@ def tick(*, migration: Migration, actor: User, step: str, note: str = "") -> Che
     if step == STEP_ORDER[-1]:
         _move(migration, actor, State.HANDED_OVER, "saas.migration.handed_over")
     return row
+
+
+@transaction.atomic
+def untick(*, migration: Migration, actor: User, step: str, reason: str) -> None:
+    """Staff take back the last ticked checklist step (ticked by mistake). Only the last
+    one, since the steps go in order; not after the customer accepted. Taking back the
+    hand-over puts the migration in progress again, taking back the only step puts it back
+    to scheduled. The tick (who, when, note) and the reason stay in the history."""
+    check_writable()
+    _staff(actor, migration)
+    reason = _reason(reason)
+    migration = _locked(migration)
+    _expect(migration, State.IN_PROGRESS, State.HANDED_OVER)
+    ticks = {t.step: t for t in migration.ticks.select_related("done_by")}
+    last = next((s for s in reversed(STEP_ORDER) if s in ticks), None)
+    if step not in ticks:
+        raise TransitionError(_("This step is not done."))
+    if step != last:
+        raise TransitionError(
+            _("Take back “%(last)s” first: the steps go in order.") % {"last": Step(last).label}
+        )
+    row = ticks[step]
+    who = row.done_by.display_name if row.done_by else "—"
+    when = timezone.localtime(row.done_at).strftime("%Y-%m-%d %H:%M")
+    was = _("Ticked by %(who)s on %(when)s.") % {"who": who, "when": when}
+    if row.note:
+        was += f" {row.note}"
+    row.delete()
+    _event(
+        migration,
+        actor,
+        "saas.checklist.unticked",
+        old=step,
+        note=_("%(was)s\nTaken back: %(reason)s") % {"was": was, "reason": reason},
+    )
+    if migration.state == State.HANDED_OVER:
+        _move(migration, actor, State.IN_PROGRESS, "saas.migration.handover_undone")
+    elif not migration.ticks.exists():
+        _move(migration, actor, State.SCHEDULED, "saas.migration.start_undone")
 
 
 @transaction.atomic

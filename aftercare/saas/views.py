@@ -26,6 +26,7 @@ from aftercare.saas.forms import (
     OfferTermsForm,
     ScheduleForm,
     TickForm,
+    UndoForm,
 )
 from aftercare.saas.models import STEP_ORDER, Extra, Migration, Offer, State, Step, totals
 from aftercare.tenancy.querysets import visible_organisations
@@ -116,6 +117,7 @@ def _detail_context(request: HttpRequest, migration: Migration, **extra) -> dict
         ),
         "extra_form": ExtraForm(),
         "tick_form": TickForm(),
+        "last_tick": next((s for s in reversed(STEP_ORDER) if s in ticks), None),
         "convert_form": ConvertForm(),
         "acceptance": getattr(migration, "acceptance", None),
         "statement": getattr(migration, "statement", None),
@@ -323,6 +325,60 @@ def checklist_tick(request: HttpRequest, migration_id: int, step: str) -> HttpRe
     else:
         messages.success(request, _("Step done: %(step)s.") % {"step": Step(step).label})
     return redirect("saas:detail", migration_id=migration.pk)
+
+
+def _undo_allowed(request: HttpRequest, migration: Migration) -> None:
+    """Taking back needs the manage permission and a view of the organisation."""
+    _manage(request)
+    if migration.organisation_id is not None and not request.permset.sees_organisation(
+        migration.organisation_id
+    ):
+        raise Http404(_("No such migration."))
+
+
+@agent_required
+@require_POST
+def checklist_untick(request: HttpRequest, migration_id: int, step: str) -> HttpResponse:
+    migration = _get(request, migration_id)
+    _undo_allowed(request, migration)
+    form = UndoForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason: it is kept in the history."))
+        return redirect("saas:detail", migration_id=migration.pk)
+    try:
+        services.untick(
+            migration=migration, actor=request.user, step=step, reason=form.cleaned_data["reason"]
+        )
+    except (services.TransitionError, ValidationError, PermissionDenied) as exc:
+        _fail(request, exc)
+    else:
+        label = Step(step).label if step in STEP_ORDER else step
+        messages.success(request, _("Step taken back: %(step)s.") % {"step": label})
+    return redirect("saas:detail", migration_id=migration.pk)
+
+
+@agent_required
+@require_POST
+def offer_undo(request: HttpRequest, offer_id: int) -> HttpResponse:
+    offer = _get_offer(request, offer_id)
+    _undo_allowed(request, offer.migration)
+    form = UndoForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason: it is kept in the history."))
+        return redirect("saas:detail", migration_id=offer.migration_id)
+    try:
+        services.undo_offer_decision(
+            offer=offer, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except (services.TransitionError, ValidationError, PermissionDenied) as exc:
+        _fail(request, exc)
+    else:
+        messages.success(
+            request,
+            _("The answer to %(offer)s was taken back; the offer waits for an answer again.")
+            % {"offer": offer.number},
+        )
+    return redirect("saas:detail", migration_id=offer.migration_id)
 
 
 @agent_required

@@ -118,5 +118,6 @@ def test_a_consumer_beats_logs_the_request_id_and_records_failures(job_env, sett
     assert any(x.get("exc_type") == "TypeError" for x in ours), log
     # The consumer's heartbeat makes this process's probe see a live worker.
     settings.AFTERCARE_HEALTH_MAILBOX_STALE_MINUTES = 0
-    body = Client().get("/readyz").json()
+    settings.AFTERCARE_HEALTH_TOKEN = "consumer-test-token"
+    body = Client().get("/readyz", HTTP_X_HEALTH_TOKEN="consumer-test-token").json()
     assert body["checks"]["workers"]["status"] == "ok", body

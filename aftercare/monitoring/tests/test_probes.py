@@ -12,9 +12,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from aftercare.accounts.roles import Role
 from aftercare.mail.models import Mailbox, OutboundMail
 from aftercare.monitoring.heartbeat import beat
 from aftercare.monitoring.models import FailedJob, WorkerHeartbeat
+from aftercare.tenancy.models import AgentRestriction
+from aftercare.tenancy.tests.factories import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +36,19 @@ def mailbox(db):
     )
 
 
+TOKEN = "probe-token-1234567890"
+
+
+@pytest.fixture(autouse=True)
+def health_token(settings):
+    settings.AFTERCARE_HEALTH_TOKEN = TOKEN
+
+
 def _ready(client=None, **headers):
+    """The probe as the monitoring system asks it: with the token, unless told otherwise
+    (``_anonymous``: no header at all)."""
+    if not headers.pop("_anonymous", False) and client is None and not headers:
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
     response = (client or Client()).get("/readyz", **headers)
     return response, response.json()
 
@@ -141,20 +156,55 @@ def test_a_health_token_hides_the_details_from_anonymous_callers(
     settings, mailbox, client_for, operator, owner
 ):
     beat()
-    settings.AFTERCARE_HEALTH_TOKEN = "probe-token-1234567890"
-    response, body = _ready()
+    response, body = _ready(_anonymous=True)
     assert response.status_code == 200
     assert body == {"status": "ok"}
     _response, body = _ready(HTTP_AUTHORIZATION="Bearer wrong-token")
     assert body == {"status": "ok"}
     _response, body = _ready(client_for(owner))
     assert body == {"status": "ok"}  # a customer is no monitoring system
-    _response, body = _ready(HTTP_AUTHORIZATION="Bearer probe-token-1234567890")
+    _response, body = _ready(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert "database" in body["checks"]
-    _response, body = _ready(HTTP_X_HEALTH_TOKEN="probe-token-1234567890")
+    _response, body = _ready(HTTP_X_HEALTH_TOKEN=TOKEN)
     assert "database" in body["checks"]
+    _response, body = _ready(client_for(staff(Role.ADMIN, username="admin")))
+    assert "database" in body["checks"]
+
+
+def test_without_a_token_anonymous_callers_get_only_the_status(settings, mailbox, client_for):
+    """Finding 17a: with no AFTERCARE_HEALTH_TOKEN set, /readyz used to show every check
+    (mailbox names, failure counts) to anyone on the network."""
+    settings.AFTERCARE_HEALTH_TOKEN = ""
+    beat()
+    response, body = _ready(_anonymous=True)
+    assert response.status_code == 200
+    assert body == {"status": "ok"}
+    _response, body = _ready(HTTP_AUTHORIZATION="Bearer anything")
+    assert body == {"status": "ok"}
+    admin = staff(Role.ADMIN, username="admin")
+    _response, body = _ready(client_for(admin))
+    assert body["checks"]["mailboxes"]["detail"]["mailboxes"][0]["name"] == "support-alpha"
+
+
+def test_a_failing_probe_keeps_its_http_code_without_details(settings):
+    settings.AFTERCARE_HEALTH_TOKEN = ""
+    response, body = _ready(_anonymous=True)  # no worker ever reported: fail
+    assert response.status_code == 503
+    assert body == {"status": "fail"}
+
+
+def test_only_administrators_serving_every_customer_see_details(
+    settings, mailbox, client_for, operator, org
+):
+    """Other staff (an L1 operator) and an administrator restricted to some organisations
+    see only the status: the details span every organisation, like the failures page."""
+    beat()
     _response, body = _ready(client_for(operator))
-    assert "database" in body["checks"]
+    assert body == {"status": "ok"}
+    admin = staff(Role.ADMIN, username="admin")
+    AgentRestriction.objects.create(user=admin, organisation=org)
+    _response, body = _ready(client_for(admin))
+    assert body == {"status": "ok"}
 
 
 def _probe_in_a_process(tmp_path, database_url: str) -> dict:
@@ -164,7 +214,7 @@ def _probe_in_a_process(tmp_path, database_url: str) -> dict:
         "django.setup()\n"
         "from django.test import Client\n"
         "c = Client()\n"
-        "h = c.get('/healthz'); r = c.get('/readyz')\n"
+        "h = c.get('/healthz'); r = c.get('/readyz', HTTP_X_HEALTH_TOKEN='t0k3n-probe')\n"
         "print(json.dumps({'healthz': [h.status_code, h.json()],"
         " 'readyz': [r.status_code, r.json()]}))\n"
     )
@@ -174,6 +224,7 @@ def _probe_in_a_process(tmp_path, database_url: str) -> dict:
         "DATABASE_URL": database_url,
         "AFTERCARE_DATA_DIR": str(tmp_path),
         "AFTERCARE_LOG_LEVEL": "CRITICAL",
+        "AFTERCARE_HEALTH_TOKEN": "t0k3n-probe",
     }
     env.pop("REDIS_URL", None)
     done = subprocess.run(

@@ -129,6 +129,8 @@ def test_a_reply_from_someone_else_or_without_a_decision_word_decides_nothing(of
 
 def test_decision_words():
     assert decision_word("Yes, we accept.") is True
-    assert decision_word("No, we do not accept") is None  # both: a person reads it
+    assert decision_word("No, we do not accept") is False  # a negated yes-word is a no
+    assert decision_word("Yes, we decline") is None  # both: a person reads it
+    assert decision_word("Je ne confirme pas") is False
     assert decision_word("отклоняю") is False
     assert decision_word("") is None
