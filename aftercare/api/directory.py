@@ -9,9 +9,9 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from aftercare.accounts.models import User
-from aftercare.accounts.querysets import agents
+from aftercare.accounts.querysets import agents, agents_seeing
 from aftercare.accounts.roles import PermSet
-from aftercare.api._common import keyset_page, require_agent, responses
+from aftercare.api._common import keyset_page, require_agent, responses, ticket_for
 from aftercare.api.errors import not_found
 from aftercare.api.schemas import MeOut, OrganisationOut, SystemOut, UserOut, UserPage
 from aftercare.tenancy.models import Membership, Organisation, System
@@ -97,7 +97,16 @@ def list_systems(request: HttpRequest, code: str):
 class UserFilters(Schema):
     q: str | None = Field(None, description="Part of the user name, e-mail or name.")
     kind: Literal["staff", "customer"] | None = None
-    organisation: int | None = Field(None, description="Members of this organisation id.")
+    organisation: int | None = Field(
+        None,
+        description="People of this organisation id: its members, and (with `kind` "
+        "`staff`) the staff who may see its requests.",
+    )
+    ticket: str | None = Field(
+        None,
+        description="Staff who may be assigned this request (by number): those who may "
+        "see its organisation.",
+    )
     after: str | None = None
     before: str | None = None
     limit: int | None = Field(None, ge=1)
@@ -143,7 +152,7 @@ def _user_out(user: User, *, roles: list[str] | None = None) -> dict:
 
 @router.get(
     "/users",
-    response=responses({200: UserPage}, 403, 422),
+    response=responses({200: UserPage}, 403, 404, 422),
     url_name="user-list",
     summary="List people (staff)",
 )
@@ -158,15 +167,23 @@ def list_users(request: HttpRequest, filters: Query[UserFilters]):
     elif filters.kind == "customer":
         qs = qs.filter(in_reach=True)
     if filters.organisation is not None:
-        qs = qs.filter(
-            Exists(
-                Membership.objects.filter(
-                    organisation__in=visible_organisations(permset),
-                    organisation_id=filters.organisation,
-                    user=OuterRef("pk"),
-                )
+        members = Exists(
+            Membership.objects.filter(
+                organisation__in=visible_organisations(permset),
+                organisation_id=filters.organisation,
+                user=OuterRef("pk"),
             )
         )
+        if filters.kind == "staff":
+            # Staff of an organisation the caller sees: those who may see it too.
+            seen = visible_organisations(permset).filter(pk=filters.organisation).exists()
+            qs = qs.filter(pk__in=agents_seeing(filters.organisation if seen else None))
+        else:
+            qs = qs.filter(members)
+    if filters.ticket:
+        # The assignee look-up: staff who may see the request (404 if the caller may not).
+        ticket = ticket_for(request, filters.ticket)
+        qs = qs.filter(is_staff_member=True, pk__in=agents_seeing(ticket.organisation_id))
     text = (filters.q or "").strip()
     if text:
         qs = qs.filter(

@@ -122,7 +122,11 @@ class EscalateForm(_OwnIds, forms.Form):
 class PriorityForm(_OwnIds, forms.Form):
     id_prefix = "priority"
     priority = forms.TypedChoiceField(label=_("Priority"), choices=Priority.choices, coerce=int)
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason"),
+        help_text=_("The customer sees this reason beside the priority."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 

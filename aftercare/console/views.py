@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from aftercare.accounts.models import User
-from aftercare.accounts.querysets import agents, consultants
+from aftercare.accounts.querysets import agents, agents_seeing, consultants, consultants_seeing
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.console.forms import (
     SORTS,
@@ -202,14 +202,16 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
     assign_form = forms.get("assign") or AssignForm(
         initial={"assignee": ticket.assignee_id, **version}
     )
+    # Only staff who may see this customer's requests are offered (desk.services.assign
+    # refuses the others; the forms below still accept any id so its message is shown).
     assign_form.fields["assignee"].choices = [
         ("", _("Nobody")),
-        *((a.pk, a.display_name) for a in agents()),
+        *((a.pk, a.display_name) for a in agents_seeing(ticket.organisation_id)),
     ]
     escalate_form = forms.get("escalate") or EscalateForm(initial=version)
     escalate_form.fields["consultant"].choices = [
         ("", _("Any consultant")),
-        *((c.pk, c.display_name) for c in consultants()),
+        *((c.pk, c.display_name) for c in consultants_seeing(ticket.organisation_id)),
     ]
     clocks = sla_services.panel(ticket)
     classify_form = forms.get("classify") or ClassifyForm(
@@ -229,7 +231,8 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
         "approval_form": forms.get("approval") or ApprovalRequestForm(),
         "timeline": build_timeline(permset, ticket),
         "reply_form": forms.get("reply") or ReplyForm(),
-        "transition_form": forms.get("transition") or TransitionForm(rules=rules, initial=version),
+        "transition_form": forms.get("transition")
+        or TransitionForm(rules=rules, initial=version, staff=True),
         "rules": rules,
         "assign_form": assign_form,
         "escalate_form": escalate_form,
@@ -254,6 +257,7 @@ ACTIONS = (
     "acknowledge",
     "approval",
     "withdraw_approval",
+    "undo_approval",
 )
 
 
@@ -302,12 +306,14 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool 
             return ReplyForm(), False
         messages.success(request, _("Receipt acknowledged."))
         return None, True
-    if action in ("approval", "withdraw_approval"):
+    if action in ("approval", "withdraw_approval", "undo_approval"):
         return _approval_action(request, ticket, action)
     if action == "reply":
         form = ReplyForm(post, files)
     elif action == "transition":
-        form = TransitionForm(post, rules=workflow.allowed_transitions(ticket.status, roles))
+        form = TransitionForm(
+            post, rules=workflow.allowed_transitions(ticket.status, roles), staff=True
+        )
     elif action == "assign":
         form = AssignForm(post)
         form.fields["assignee"].choices = [("", "")] + [(a.pk, a.pk) for a in agents()]
@@ -415,6 +421,25 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool 
 
 
 def _approval_action(request: HttpRequest, ticket: Ticket, action: str):
+    if action == "undo_approval":
+        approval = Approval.objects.filter(
+            ticket=ticket, pk=request.POST.get("approval") or 0
+        ).first()
+        if approval is None:
+            messages.error(request, _("Unknown approval."))
+            return None, False
+        try:
+            approvals.undo_decision(
+                approval=approval, actor=request.user, reason=request.POST.get("reason", "")
+            )
+        except approvals.ApprovalError as exc:
+            messages.error(request, exc.message)
+            return None, False
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            return None, False
+        messages.success(request, _("The answer was taken back; the customer is asked again."))
+        return None, True
     if action == "withdraw_approval":
         approval = Approval.objects.filter(
             ticket=ticket, pk=request.POST.get("approval") or 0
@@ -483,8 +508,14 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         initial={"organisation": request.GET.get("organisation")},
     )
     form.fields["organisation"].choices = [("", "—"), *((o.pk, o.name) for o in organisations)]
+    # Callers are people of the organisations in reach, and only of the chosen one once
+    # one is chosen (``_caller`` and ``open_ticket`` check the posted caller again).
+    chosen = _chosen_organisation(form, organisations)
+    form.fields["reporter"].error_messages["invalid_choice"] = _(
+        "The caller is not a member of this organisation."
+    )
     members = (
-        Membership.objects.filter(organisation__in=organisations)
+        Membership.objects.filter(organisation__in=[chosen] if chosen else organisations)
         .select_related("user", "organisation")
         .order_by("organisation__name", "user__first_name")
     )
@@ -534,6 +565,15 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _chosen_organisation(form: OnBehalfForm, organisations: list):
+    value = form.data.get("organisation") if form.is_bound else form.initial.get("organisation")
+    try:
+        pk = int(value or 0)
+    except (TypeError, ValueError):
+        return None
+    return next((o for o in organisations if o.pk == pk), None)
+
+
 def _caller(data: dict, organisation) -> User:
     if data.get("reporter"):
         member = Membership.objects.filter(
@@ -546,10 +586,26 @@ def _caller(data: dict, organisation) -> User:
             )
         return found.user
     email = data["new_caller_email"].strip().lower()
-    user = User.objects.filter(email__iexact=email).first()
+    user = User.objects.filter(email__iexact=email).order_by("-is_active", "pk").first()
     if user is not None and PermSet(user).is_agent:
         # A staff account must not quietly become a customer of this organisation.
         raise ValidationError({"new_caller_email": _("This address belongs to a member of staff.")})
+    if (
+        user is not None
+        and not Membership.objects.with_scopes_disabled()
+        .filter(user=user, organisation=organisation)
+        .exists()
+    ):
+        # Someone of another customer (or of none): never re-home them here, and say
+        # nothing of who they are or where they work.
+        raise ValidationError(
+            {
+                "new_caller_email": _(
+                    "This address belongs to an existing account outside this customer; "
+                    "ask an administrator to add it."
+                )
+            }
+        )
     if user is None:
         first, _sep, last = data["new_caller_name"].strip().partition(" ")
         user = User(
@@ -663,7 +719,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
     """The signed-in agent's SLA warnings and breaches, newest first."""
     from aftercare.sla.models import Notification
 
-    mine = Notification.objects.filter(user=request.user)
+    # Only notifications of requests the agent may still see (a restriction may have
+    # been added since they were made).
+    mine = Notification.objects.filter(
+        user=request.user, ticket__in=visible_tickets(request.permset).values("pk")
+    )
     if request.method == "POST":
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
         messages.success(request, _("All notifications marked as read."))

@@ -232,6 +232,11 @@ def open_ticket(
     if permset.is_agent:
         if on_behalf and not permset.has("desk.open_ticket_on_behalf"):
             raise PermissionDenied(_("You may not register requests on behalf of customers."))
+        if not permset.sees_organisation(organisation.pk) and not _customer_may_file_for(
+            permset, organisation
+        ):
+            # An agent restricted to other organisations files nothing here.
+            raise PermissionDenied(_("You may not file requests for this organisation."))
     elif not _customer_may_file_for(permset, organisation) or reporter.pk != actor.pk:
         raise PermissionDenied(_("You may not file requests for this organisation."))
     if not permset.is_agent and channel not in (Channel.PORTAL, Channel.API, Channel.EMAIL):
@@ -448,6 +453,21 @@ def transition(
     return ticket
 
 
+def _check_may_see(person: User | None, ticket: Ticket, field: str) -> None:
+    """A request is handed only to staff who may see it: not to an agent restricted to
+    other organisations (who would then get its mail and find it missing from their queue)."""
+    if person is not None and not PermSet(person).may_view_ticket(ticket):
+        raise ValidationError(
+            {
+                field: _(
+                    "%(name)s may not see requests of %(organisation)s, so this request "
+                    "cannot be assigned to them. Choose someone who works for this customer."
+                )
+                % {"name": person.display_name, "organisation": ticket.organisation.name}
+            }
+        )
+
+
 @transaction.atomic
 def assign(
     *, ticket: Ticket, actor: User, assignee: User | None, expected_version: int | None = None
@@ -459,6 +479,9 @@ def assign(
     if assignee is not None and not PermSet(assignee).is_agent:
         raise ValidationError({"assignee": _("Requests can only be assigned to staff.")})
     ticket = _lock(ticket, expected_version)
+    if not permset.may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not assign this request."))
+    _check_may_see(assignee, ticket, "assignee")
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     old = ticket.assignee
@@ -489,12 +512,15 @@ def escalate(
     if not PermSet(actor).has("desk.escalate_ticket"):
         raise PermissionDenied(_("You may not escalate requests."))
     ticket = _lock(ticket, expected_version)
+    if not PermSet(actor).may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not escalate this request."))
     if ticket.level == Level.L2:
         raise ValidationError(_("This request is already at L2."))
     if not ticket.is_open:
         raise ValidationError(_("Only open requests can be escalated."))
     if assignee is not None and Role.CONSULTANT not in PermSet(assignee).staff_roles:
         raise ValidationError({"assignee": _("Choose an L2 consultant.")})
+    _check_may_see(assignee, ticket, "assignee")
     ticket.level = Level.L2
     fields = ["level"]
     old_assignee = ticket.assignee
@@ -537,6 +563,8 @@ def reprioritise(
     if not reason.strip():
         raise ValidationError({"reason": _("Please give a reason for the new priority.")})
     ticket = _lock(ticket, expected_version)
+    if not PermSet(actor).may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not change the priority."))
     if ticket.priority == int(priority):
         return ticket
     old = ticket.priority
@@ -570,6 +598,8 @@ def classify(
     if not PermSet(actor).has("desk.triage_ticket"):
         raise PermissionDenied(_("You may not classify requests."))
     ticket = _lock(ticket, expected_version)
+    if not PermSet(actor).may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not classify requests."))
     changes: list[tuple[str, object, object]] = []
     if category is not None and category != ticket.category:
         if category not in Category.values:
@@ -596,9 +626,12 @@ def classify(
 def acknowledge(*, ticket: Ticket, actor: User) -> Ticket:
     """The desk confirms it has taken the request in (may count as first response)."""
     check_writable()
-    if not PermSet(actor).is_agent:
+    permset = PermSet(actor)
+    if not permset.is_agent:
         raise PermissionDenied(_("Only the service desk acknowledges requests."))
     ticket = _lock(ticket)
+    if not permset.may_view_ticket(ticket):
+        raise PermissionDenied(_("Only the service desk acknowledges requests."))
     if Event.objects.filter(ticket=ticket, action="desk.ticket.acknowledged").exists():
         return ticket
     _touch(ticket, [])

@@ -2,6 +2,10 @@
 
 Receivers run inside the service's transaction (see ``desk.signals``): the mail rows
 commit with the change, and their keys (event id + recipient) make them exactly-once.
+
+Every notification about a request goes through ``_queue``, which drops recipients who
+may not see that request (``PermSet.may_view_ticket``: a customer of another
+organisation, an agent restricted to other organisations), so no producer can forget it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,22 @@ STATUS_KINDS = {
 }
 
 
+def may_be_told(user: User | None, ticket: Ticket | None) -> bool:
+    """Whether ``user`` may receive a notification about ``ticket``: only people who may
+    see the request (the one rule, ``PermSet.may_view_ticket``)."""
+    if user is None:
+        return False
+    return ticket is None or PermSet(user).may_view_ticket(ticket)
+
+
+def _queue(kind: str, *, key: str, ticket: Ticket, user: User | None, **kwargs) -> None:
+    """The choke point: queue one notification unless its recipient may not see the
+    request."""
+    if not may_be_told(user, ticket):
+        return
+    outbound.queue(kind, key=key, ticket=ticket, user=user, **kwargs)
+
+
 def _is_agent(user: User | None) -> bool:
     return user is not None and PermSet(user).is_agent
 
@@ -41,7 +61,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
         if user is None or (actor is not None and user.pk == actor.pk and kind != "received"):
             return  # people are not told of what they did themselves, except the receipt
         body = params.pop("body", "")
-        outbound.queue(
+        _queue(
             kind, key=f"{key}:{kind}:{user.pk}", ticket=ticket, user=user, params=params, body=body
         )
 
@@ -67,7 +87,9 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
     elif action == "desk.ticket.assigned" and ticket.assignee_id:
         tell("assigned", ticket.assignee)
     elif action == "desk.ticket.escalated":
-        for user in [ticket.assignee] if ticket.assignee_id else _consultants_for(ticket):
+        assignee = ticket.assignee if ticket.assignee_id else None
+        told = [assignee] if may_be_told(assignee, ticket) else _consultants_for(ticket)
+        for user in told:
             tell("escalated", user, note=event.note or "—")
     elif action in ("desk.approval.approved", "desk.approval.declined"):
         approval = (
@@ -75,7 +97,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
         ).first()
         if approval is not None:
             kind = "approval_" + action.rsplit(".", 1)[1]
-            outbound.queue(
+            _queue(
                 kind,
                 key=f"{key}:{kind}:{approval.requested_by_id}",
                 ticket=ticket,
@@ -90,7 +112,7 @@ def on_approval_requested(sender, *, approval: Approval, links, **kwargs) -> Non
     ticket = approval.ticket
     for user, token in links:
         base = settings.AFTERCARE_BASE_URL
-        outbound.queue(
+        _queue(
             "approval",
             key=f"approval{approval.pk}:{user.pk}",
             ticket=ticket,
@@ -117,13 +139,15 @@ def on_sla_notification(sender, *, instance, created: bool, **kwargs) -> None:
     user = instance.user
     clock = instance.clock
     ticket = instance.ticket
+    if not may_be_told(user, ticket):
+        return  # also checked where the row is made (sla.services._notify)
     try:
         calendar = BusinessCalendar(user.time_zone or settings.TIME_ZONE)
     except (KeyError, ValueError):  # an unknown zone on an old account: send at once
         calendar = None
     now = timezone.now()
     not_before = calendar.next_opening(now) if calendar is not None else now
-    outbound.queue(
+    _queue(
         "sla_breached" if instance.kind == "breached" else "sla_warning",
         key=f"sla{instance.pk}",
         ticket=ticket,
@@ -138,11 +162,6 @@ def on_sla_notification(sender, *, instance, created: bool, **kwargs) -> None:
 
 def _consultants_for(ticket: Ticket) -> list[User]:
     """L2 consultants who can see the request (used when it has no assignee)."""
-    from aftercare.accounts.querysets import consultants
+    from aftercare.accounts.querysets import consultants_seeing
 
-    found = []
-    for user in consultants():
-        scope = PermSet(user).organisation_scope
-        if scope is None or ticket.organisation_id in scope:
-            found.append(user)
-    return found
+    return [u for u in consultants_seeing(ticket.organisation_id) if may_be_told(u, ticket)]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftercare.accounts.models import User
-from aftercare.accounts.querysets import agents
+from aftercare.accounts.querysets import agents_seeing
 from aftercare.accounts.roles import GROUP_NAMES, PermSet, Role
 from aftercare.desk.models import Event, Level, Status, Ticket
 from aftercare.sla.calendar import ALWAYS_WEEK, BusinessCalendar, parse_hours
@@ -264,13 +264,29 @@ def status_changed(ticket: Ticket, old: str, new: str, now: datetime | None = No
 # -- the periodic check -------------------------------------------------------------------
 
 
-def _managers() -> list[User]:
-    return list(agents().filter(groups__name=GROUP_NAMES[Role.MANAGER]))
+def _managers(ticket: Ticket) -> list[User]:
+    """Support managers who may see the request (restricted ones only for their own)."""
+    return list(
+        agents_seeing(ticket.organisation_id).filter(groups__name=GROUP_NAMES[Role.MANAGER])
+    )
+
+
+def _assignee_or_managers(ticket: Ticket) -> list[User]:
+    """Who is warned: the assignee, or the managers when nobody (who may still see the
+    request, e.g. after a restriction was added) is assigned."""
+    assignee = ticket.assignee
+    if assignee is not None and PermSet(assignee).may_view_ticket(ticket):
+        return [assignee]
+    return _managers(ticket)
 
 
 def _notify(users, ticket: Ticket, clock: SlaClock, kind: str, now: datetime) -> int:
+    """Tell staff of a warning or breach; only people who may see the request are told
+    (the one rule, ``PermSet.may_view_ticket``, checked here for every producer)."""
     sent = 0
     for user in {u.pk: u for u in users if u is not None}.values():
+        if not PermSet(user).may_view_ticket(ticket):
+            continue
         try:
             with transaction.atomic():
                 Notification.objects.create(
@@ -329,9 +345,7 @@ def check(now: datetime | None = None) -> dict[str, int]:
                     "due": timezone.localtime(clock.deadline).strftime("%Y-%m-%d %H:%M"),
                 },
             )
-            _notify(
-                [ticket.assignee] if ticket.assignee else _managers(), ticket, clock, "warning", now
-            )
+            _notify(_assignee_or_managers(ticket), ticket, clock, "warning", now)
             _sync_ticket(ticket, now)
             counts["warned"] += 1
     due_breach = SlaClock.objects.filter(
@@ -354,7 +368,7 @@ def check(now: datetime | None = None) -> dict[str, int]:
                 now,
                 _("%(metric)s target missed") % {"metric": clock.get_metric_display()},
             )
-            _notify([ticket.assignee, *_managers()], ticket, clock, "breached", now)
+            _notify([ticket.assignee, *_managers(ticket)], ticket, clock, "breached", now)
             counts["breached"] += 1
             if clock.plan and clock.plan.escalate_to_l2 and ticket.level == Level.L1:
                 ticket.level = Level.L2

@@ -767,3 +767,117 @@ def test_it_refuses_a_staff_address_as_a_new_caller(client_for, operator, consul
     assert "belongs to a member of staff" in response.content.decode()
     assert not Membership.objects.filter(user=consultant).exists()
     assert not Ticket.objects.filter(subject="Phone call").exists()
+
+
+# -- organisation restrictions: assignees and callers ---------------------------------------
+
+
+@pytest.fixture
+def beta_consultant(other_org):
+    """An L2 consultant restricted to organisation B: never handed A's requests."""
+    from aftercare.tenancy.tests.factories import staff
+
+    user = staff(Role.CONSULTANT, username="beta-consultant", first_name="Bea")
+    AgentRestriction.objects.create(user=user, organisation=other_org)
+    return user
+
+
+def test_it_offers_only_staff_who_may_see_the_customer_as_assignees(
+    agent, ticket, consultant, beta_consultant
+):
+    response = agent.get(_ticket_url(ticket))
+    assignees = {pk for pk, _label in response.context["assign_form"].fields["assignee"].choices}
+    consultants = {pk for pk, _l in response.context["escalate_form"].fields["consultant"].choices}
+    assert consultant.pk in assignees and consultant.pk in consultants
+    assert beta_consultant.pk not in assignees | consultants
+
+
+def test_it_shows_why_a_request_cannot_go_to_an_agent_restricted_elsewhere(
+    agent, ticket, beta_consultant
+):
+    from aftercare.mail.models import OutboundMail
+
+    response = agent.post(_ticket_url(ticket), {"action": "assign", "assignee": beta_consultant.pk})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "may not see requests of Alpha Foods" in body
+    assert Ticket.objects.get(pk=ticket.pk).assignee is None
+    assert not OutboundMail.objects.filter(recipient=beta_consultant).exists()
+    response = agent.post(
+        _ticket_url(ticket),
+        {"action": "escalate", "consultant": beta_consultant.pk, "note": "L2 please"},
+    )
+    assert response.status_code == 400
+    assert "may not see requests of Alpha Foods" in response.content.decode()
+    assert response.context["escalate_form"].errors["consultant"]
+    assert Ticket.objects.get(pk=ticket.pk).level == Level.L1
+    assert not OutboundMail.objects.filter(recipient=beta_consultant).exists()
+
+
+@pytest.fixture
+def caller_agent(request, client_for, org):
+    """The agent registering a call: unrestricted, or restricted to organisation A."""
+    from aftercare.tenancy.tests.factories import staff
+
+    role, restricted = request.param
+    user = staff(role, username=f"{role}-agent")
+    if restricted:
+        AgentRestriction.objects.create(user=user, organisation=org)
+    return client_for(user)
+
+
+CALLER_AGENTS = [
+    (Role.OPERATOR, False),
+    (Role.OPERATOR, True),
+    (Role.MANAGER, True),
+]
+
+
+@pytest.mark.parametrize("caller_agent", CALLER_AGENTS, indirect=True)
+def test_it_never_rehomes_nor_names_another_customers_person_as_a_new_caller(
+    request, caller_agent, org, other_org, outsider
+):
+    outsider.first_name, outsider.last_name = "Olga", "Outsider"
+    outsider.save()
+    response = caller_agent.post(
+        reverse("console:ticket-new"),
+        _call(org, new_caller_name="Someone Else", new_caller_email=outsider.email.upper()),
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "belongs to an existing account outside this customer" in body
+    assert "Olga" not in body and "Outsider" not in body
+    if request.node.callspec.params["caller_agent"][1]:  # restricted: B is not even listed
+        assert "Beta Logistics" not in body
+    assert list(
+        Membership.objects.filter(user=outsider).values_list("organisation", flat=True)
+    ) == [other_org.pk]
+    assert not Ticket.objects.exists()
+    assert User.objects.filter(email__iexact=outsider.email).count() == 1
+
+
+@pytest.mark.parametrize("caller_agent", CALLER_AGENTS, indirect=True)
+def test_it_refuses_an_address_of_an_account_without_any_customer(caller_agent, org):
+    from aftercare.tenancy.tests.factories import UserFactory
+
+    loner = UserFactory(username="loner", email="loner@example.test")
+    response = caller_agent.post(
+        reverse("console:ticket-new"),
+        _call(org, new_caller_name="Lo Ner", new_caller_email="loner@example.test"),
+    )
+    assert response.status_code == 400
+    assert "outside this customer" in response.content.decode()
+    assert not Membership.objects.filter(user=loner).exists()
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.parametrize("caller_agent", CALLER_AGENTS, indirect=True)
+def test_it_offers_as_callers_only_people_of_the_chosen_organisation(
+    caller_agent, org, other_org, owner, outsider
+):
+    outsider.first_name = "Olga"
+    outsider.save()
+    response = caller_agent.get(reverse("console:ticket-new"), {"organisation": org.pk})
+    callers = {pk for pk, _label in response.context["form"].fields["reporter"].choices}
+    assert owner.pk in callers and outsider.pk not in callers
+    assert "Olga" not in response.content.decode()

@@ -85,6 +85,72 @@ def test_assign_only_to_staff(ticket, operator, owner, consultant):
     assert ev.new == consultant.display_name
 
 
+def test_assign_refuses_an_agent_restricted_to_another_organisation(
+    ticket, operator, consultant, other_org, org
+):
+    from aftercare.tenancy.models import AgentRestriction
+
+    AgentRestriction.objects.create(user=consultant, organisation=other_org)
+    with pytest.raises(ValidationError) as refused:
+        services.assign(ticket=ticket, actor=operator, assignee=consultant)
+    assert "may not see requests of Alpha Foods" in refused.value.message_dict["assignee"][0]
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+    assert not Event.objects.filter(ticket=ticket, action="desk.ticket.assigned").exists()
+    # Restricted to this customer (among others): allowed.
+    AgentRestriction.objects.create(user=consultant, organisation=org)
+    services.assign(ticket=ticket, actor=operator, assignee=consultant)
+    ticket.refresh_from_db()
+    assert ticket.assignee == consultant
+
+
+def test_escalate_refuses_a_consultant_restricted_to_another_organisation(
+    ticket, operator, consultant, other_org
+):
+    from aftercare.tenancy.models import AgentRestriction
+
+    AgentRestriction.objects.create(user=consultant, organisation=other_org)
+    with pytest.raises(ValidationError) as refused:
+        services.escalate(ticket=ticket, actor=operator, assignee=consultant)
+    assert "may not see requests" in refused.value.message_dict["assignee"][0]
+    ticket.refresh_from_db()
+    assert (ticket.level, ticket.assignee) == (Level.L1, None)
+
+
+def test_an_agent_restricted_elsewhere_may_not_assign_or_escalate(
+    ticket, operator, consultant, other_org
+):
+    from aftercare.tenancy.models import AgentRestriction
+
+    AgentRestriction.objects.create(user=operator, organisation=other_org)
+    with pytest.raises(PermissionDenied):
+        services.assign(ticket=ticket, actor=operator, assignee=consultant)
+    with pytest.raises(PermissionDenied):
+        services.escalate(ticket=ticket, actor=operator)
+    ticket.refresh_from_db()
+    assert (ticket.level, ticket.assignee) == (Level.L1, None)
+
+
+def test_an_agent_restricted_elsewhere_changes_and_files_nothing_here(
+    ticket, operator, owner, org, other_org
+):
+    from aftercare.tenancy.models import AgentRestriction
+
+    AgentRestriction.objects.create(user=operator, organisation=other_org)
+    with pytest.raises(PermissionDenied):
+        services.reprioritise(ticket=ticket, actor=operator, priority=1, reason="urgent")
+    with pytest.raises(PermissionDenied):
+        services.classify(ticket=ticket, actor=operator, subject="Renamed")
+    with pytest.raises(PermissionDenied):
+        services.acknowledge(ticket=ticket, actor=operator)
+    with pytest.raises(PermissionDenied):
+        ticket_for(owner, org, actor=operator, channel=Channel.PHONE, subject="Call")
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.subject) == (Priority.NORMAL, "Invoice posting fails")
+    assert not Ticket.objects.filter(subject="Call").exists()
+    assert not Event.objects.filter(ticket=ticket, action="desk.ticket.acknowledged").exists()
+
+
 def test_internal_note_needs_permission(ticket, owner, consultant):
     with pytest.raises(PermissionDenied):
         services.reply(ticket=ticket, actor=owner, body="x", internal=True)
