@@ -191,9 +191,11 @@ def test_approval_requests_go_only_to_people_who_may_see_the_request(
     owner.username = "rehomed"
     owner.save()
     rehome(owner, org, other_org)
-    approvals.request(ticket=filed, actor=consultant, action="Fix the data again")
-    assert mailed(filed, "approval") & BARRED == set()
+    # A reporter who left the organisation is nobody's approver: nobody is asked.
+    with pytest.raises(ValidationError):
+        approvals.request(ticket=filed, actor=consultant, action="Fix the data again")
     assert mailed(filed) == set()
+    assert not approvals.may_decide(owner, filed)
 
 
 def test_approval_decisions_reach_the_requester_only_while_they_may_see_it(
