@@ -157,6 +157,7 @@ class ThrottledPasswordResetForm(auth_forms.PasswordResetForm):
     def __init__(self, *args, request=None, **kwargs) -> None:
         self.request = request
         super().__init__(*args, **kwargs)
+        self.fields["email"].label = _("E-mail")
 
     def clean(self):
         cleaned = super().clean()
