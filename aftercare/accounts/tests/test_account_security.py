@@ -476,3 +476,18 @@ def test_the_reset_mail_is_in_the_account_language(client, owner, monkeypatch):
     monkeypatch.setattr(PasswordResetForm, "send_mail", record)
     client.post(reverse("accounts:password-reset"), {"email": owner.email})
     assert seen == ["fr"]
+
+
+def test_an_administrator_restricted_to_one_customer_cannot_use_the_django_admin(org, client_for):
+    """The admin lists unscoped rows of every organisation (people, webhooks)."""
+    from aftercare.accounts.roles import Role
+    from aftercare.tenancy.models import AgentRestriction
+    from aftercare.tenancy.tests.factories import staff
+
+    admin_user = staff(Role.ADMIN, username="restricted-admin", is_staff=True)
+    client = client_for(admin_user)
+    assert client.get("/admin/webhooks/subscription/").status_code == 200
+    AgentRestriction.objects.create(user=admin_user, organisation=org)
+    response = client_for(admin_user).get("/admin/webhooks/subscription/")
+    assert response.status_code == 302
+    assert client_for(admin_user).get("/admin/accounts/user/").status_code == 302
