@@ -60,4 +60,24 @@
   ready(function () { init(document); });
   // htmx replaced part of the page (filters): wire up what came in.
   document.addEventListener("htmx:afterSettle", function (e) { init(e.target); });
+  // A filter refresh that failed must not leave the old rows under the new filters:
+  // hide them and say so; the next successful refresh brings them back.
+  function filterForm(e) {
+    var elt = e.detail && e.detail.elt;
+    return elt && elt.closest ? elt.closest("form[data-refresh-error]") : null;
+  }
+  function refreshFailed(e) {
+    if (!filterForm(e)) return;
+    var results = document.getElementById("results");
+    var error = document.getElementById("refresh-error");
+    if (results) results.hidden = true;
+    if (error) error.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", refreshFailed);
+  document.addEventListener("htmx:sendError", refreshFailed);
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (!filterForm(e)) return;
+    var error = document.getElementById("refresh-error");
+    if (error) error.hidden = true;
+  });
 })();
