@@ -36,7 +36,7 @@ from aftercare.desk.models import Event, Message, Status, Ticket
 from aftercare.desk.numbering import allocate_number
 from aftercare.sla import services as sla
 from aftercare.sla.models import SlaClock
-from aftercare.tenancy.models import Contract, Organisation
+from aftercare.tenancy.models import Contract, Membership, Organisation
 
 IMPORTER_USERNAME = "aftercare-import"
 # Statuses the SLA engine treats as solved when a plan does not say otherwise.
@@ -63,17 +63,59 @@ def importer_account() -> User:
 
 
 class StaffCache:
-    """Whether a user is on the vendor's staff, asked once per user per run."""
+    """Whether a user is on the vendor's staff, asked once per user per run.
 
-    def __init__(self) -> None:
+    With an ``organisation``: staff *allowed to see that organisation* (an agent restricted
+    to other organisations is not staff there: never an assignee, never matched).
+    """
+
+    def __init__(self, organisation: Organisation | None = None) -> None:
+        self.organisation = organisation
         self._known: dict[int, bool] = {}
 
     def __call__(self, user: User | None) -> bool:
         if user is None:
             return False
         if user.pk not in self._known:
-            self._known[user.pk] = PermSet(user).is_agent
+            perms = PermSet(user)
+            self._known[user.pk] = perms.is_agent and (
+                self.organisation is None or perms.sees_organisation(self.organisation.pk)
+            )
         return self._known[user.pk]
+
+    def is_agent(self, user: User | None) -> bool:
+        """On the staff at all (whichever organisations they may see)."""
+        return bool(user is not None and PermSet(user).is_agent)
+
+
+class Eligible:
+    """Who an import may attach to requests of one organisation (reporter, author,
+    assignee, matched member): staff allowed to see the organisation, or customers with a
+    membership in it. Matching by e-mail or by an earlier import considers only these, so
+    a user of another organisation is never attached to (or re-homed into) this one.
+    """
+
+    def __init__(self, organisation: Organisation) -> None:
+        self.organisation = organisation
+        self.staff = StaffCache(organisation)
+        self.members = set(
+            Membership.objects.filter(organisation=organisation).values_list("user_id", flat=True)
+        )
+
+    def member(self, user: User | None) -> bool:
+        return user is not None and user.pk in self.members
+
+    def __call__(self, user: User | None) -> bool:
+        return self.member(user) or self.staff(user)
+
+    def joined(self, user: User) -> None:
+        """``user`` was just given a membership of the organisation."""
+        self.members.add(user.pk)
+
+    def by_email(self, email: str) -> tuple[list[User], int]:
+        """The eligible users with this e-mail address, and how many users have it at all."""
+        users = list(User.objects.filter(email__iexact=email.strip()).order_by("pk")[:50])
+        return [u for u in users if self(u)], len(users)
 
 
 def contract_at(organisation: Organisation, moment: datetime) -> Contract | None:

@@ -35,7 +35,7 @@ from aftercare.accounts.models import User
 from aftercare.desk.models import Category, Channel, Priority, Status, Ticket
 from aftercare.imports import _write
 from aftercare.imports.models import ImportedRecord
-from aftercare.tenancy.models import Membership, Organisation
+from aftercare.tenancy.models import Organisation
 
 EXPORT_COLUMNS = [
     "number",
@@ -305,23 +305,38 @@ def parse_when(text: str, zone: zoneinfo.ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
+OUTSIDER = "outsider"  # _People.find: only users who may not be attached have the e-mail
+
+
 class _People:
+    """Reporters and assignees by username or e-mail, for one organisation.
+
+    A username names one user (checked afterwards: a user of another organisation is
+    refused). An e-mail address is matched only against users eligible in the
+    organisation (``_write.Eligible``: staff who may see it, its members), so another
+    organisation's user with the same address is never picked, nor makes it ambiguous.
+    """
+
     def __init__(self, organisation: Organisation) -> None:
         self.organisation = organisation
-        self.staff = _write.StaffCache()
+        self.eligible = _write.Eligible(organisation)
+        self.staff = self.eligible.staff
+        self.members = self.eligible.members
         self._cache: dict[str, User | None | str] = {}
-        self.members = set(
-            Membership.objects.filter(organisation=organisation).values_list("user_id", flat=True)
-        )
 
     def find(self, value: str) -> User | None | str:
-        """The user, ``None`` if unknown, or ``"ambiguous"``."""
+        """The user, ``None`` if unknown, ``"ambiguous"`` or ``OUTSIDER``."""
         key = value.strip().casefold()
         if key not in self._cache:
             user = User.objects.filter(username=value.strip()).first()
             if user is None:
-                found = list(User.objects.filter(email__iexact=value.strip())[:2])
-                user = found[0] if len(found) == 1 else ("ambiguous" if found else None)
+                found, total = self.eligible.by_email(value)
+                if len(found) == 1:
+                    user = found[0]
+                elif found:
+                    user = "ambiguous"
+                elif total:
+                    user = OUTSIDER
             self._cache[key] = user
         return self._cache[key]
 
@@ -385,7 +400,7 @@ def validate(
                     _("reporter “%(who)s”: several users have this e-mail; use the username")
                     % {"who": raw_reporter}
                 )
-            elif (
+            elif found == OUTSIDER or (
                 found.pk not in people.members
                 and not people.staff(found)
                 and found.username != _write.IMPORTER_USERNAME  # reporter of unknown origin
@@ -400,12 +415,19 @@ def validate(
         raw_assignee = cells.get("assignee", "").strip()
         if raw_assignee:
             found = people.find(raw_assignee)
-            if not isinstance(found, User):
+            if found == OUTSIDER or (isinstance(found, User) and not people.staff(found)):
+                if found == OUTSIDER or people.staff.is_agent(found):
+                    reasons.append(
+                        _("assignee “%(who)s” may not see %(org)s (restricted to others)")
+                        % {"who": raw_assignee, "org": organisation.name}
+                    )
+                else:
+                    reasons.append(
+                        _("assignee “%(who)s” is not on the service desk staff")
+                        % {"who": raw_assignee}
+                    )
+            elif not isinstance(found, User):
                 reasons.append(_("unknown assignee “%(who)s”") % {"who": raw_assignee})
-            elif not people.staff(found):
-                reasons.append(
-                    _("assignee “%(who)s” is not on the service desk staff") % {"who": raw_assignee}
-                )
             else:
                 assignee = found
         created_at = None

@@ -36,12 +36,14 @@ from aftercare.imports.models import ImportedRecord
 from aftercare.imports.trello import (
     SKIP,
     Board,
+    BoardError,
     Card,
     Comment,
     Member,
     default_category,
     default_priority,
     default_status,
+    read_json,
 )
 from aftercare.sla import services as sla
 from aftercare.sla.models import SlaClock
@@ -53,6 +55,7 @@ SOURCE = ImportedRecord.Source.TRELLO
 CHANNEL = Channel.API  # machine-entered; the desk has no "import" channel (yet)
 KEEP_AS_TEXT = "text"  # label mapping value: no category or priority, only the text
 PRIORITY_NAMES = {p.name.lower(): int(p.value) for p in Priority}
+MAX_MAPPING_BYTES = 1024 * 1024  # a mapping names lists, labels and people: small
 
 
 class MappingError(ValueError):
@@ -149,9 +152,11 @@ def parse_mapping(data, origin: str) -> Mapping:
 
 def load_mapping(path: str | Path) -> Mapping:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        data = read_json(path, max_bytes=MAX_MAPPING_BYTES)
     except OSError as exc:
         raise MappingError(_("Cannot read the mapping file: %(error)s") % {"error": exc}) from exc
+    except BoardError as exc:
+        raise MappingError(f"{path}: {exc}") from exc
     except ValueError as exc:
         raise MappingError(
             _("%(path)s is not valid JSON: %(error)s") % {"path": path, "error": exc}
@@ -159,15 +164,46 @@ def load_mapping(path: str | Path) -> Mapping:
     return parse_mapping(data, str(path))
 
 
-def find_user(value: str) -> User | None:
+def find_user(value: str, organisation: Organisation | None = None) -> User | None:
+    """The user with this username, else the one user with this e-mail address.
+
+    With an ``organisation`` only users eligible there count for the e-mail (staff who
+    may see it, its members): another organisation's user with the same address is
+    neither a match nor makes the address ambiguous.
+    """
     value = value.strip()
     if not value:
         return None
     by_name = User.objects.filter(username=value).first()
     if by_name:
         return by_name
+    if organisation is not None:
+        eligible, _total = _write.Eligible(organisation).by_email(value)
+        return eligible[0] if len(eligible) == 1 else None
     by_mail = list(User.objects.filter(email__iexact=value)[:2])
     return by_mail[0] if len(by_mail) == 1 else None
+
+
+def ineligible_people(mapping: Mapping, organisation: Organisation) -> list[str]:
+    """The users of ``mapping`` (users section, fallback reporter) who may not be attached
+    to requests of ``organisation``: neither staff allowed to see it nor its members."""
+    eligible = _write.Eligible(organisation)
+    problems = []
+    if mapping.fallback_reporter is not None and not eligible(mapping.fallback_reporter):
+        problems.append(
+            _("--reporter %(user)s is neither a member of %(org)s nor staff who may see it")
+            % {"user": mapping.fallback_reporter.username, "org": organisation.name}
+        )
+    for name, user in sorted(mapping.users.items()):
+        if not eligible(user):
+            problems.append(
+                _(
+                    "user “%(name)s” → %(user)s is neither a member of %(org)s nor staff "
+                    "who may see it"
+                )
+                % {"name": name, "user": user.username, "org": organisation.name}
+            )
+    return problems
 
 
 # -- lists → statuses ---------------------------------------------------------------------
@@ -207,12 +243,15 @@ def unmapped_lists(board: Board, mapping: Mapping) -> dict[str, int]:
 class People:
     """Trello members → Aftercare users: found without writing, created only when applied.
 
-    A member is matched, in order, by the mapping file (username or full name), by the
-    ``ImportedRecord`` of an earlier run (the Trello id in any organisation — one id is one
-    person — or the username / full name within this organisation), or by a unique e-mail
-    address. Anyone else becomes a customer contact of the organisation: a user who cannot
-    sign in until someone sets a password, with a membership. Existing users are never
-    given memberships: a wrong match must not open another customer's data to anyone.
+    Only *eligible* users are ever matched (``_write.Eligible``): staff allowed to see the
+    organisation, or customers with a membership in it. A member is matched, in order, by
+    the mapping file (username or full name), by the ``ImportedRecord`` of an earlier run
+    (the Trello id in any organisation — one id is one person — or the username / full
+    name within this organisation), or by an e-mail address that exactly one eligible user
+    has. A user of another organisation is never attached to this one, whatever the
+    e-mail says: anyone not matched becomes a customer contact of the organisation (a user
+    who cannot sign in until someone sets a password, with a membership). Existing users
+    are never given memberships: a wrong match must not open another customer's data.
     """
 
     def __init__(
@@ -221,6 +260,7 @@ class People:
         self.organisation = organisation
         self.mapped = mapped
         self.staff = staff
+        self.eligible = _write.Eligible(organisation)
         self._found: dict[str, User | None] = {}
         self.created: list[User] = []
         self.matched: dict[int, User] = {}
@@ -234,24 +274,29 @@ class People:
     def _lookup(self, member: Member) -> User | None:
         for name in (member.username, member.full_name):
             if name and name.casefold() in self.mapped:
-                return self.mapped[name.casefold()]
+                user = self.mapped[name.casefold()]
+                if self.eligible(user):  # the command refuses others up front
+                    return user
         records = ImportedRecord.objects.filter(
             source=SOURCE, kind=ImportedRecord.Kind.USER, user__isnull=False
         ).select_related("user")
-        found = records.filter(external_id=member.key).order_by("pk").first()
         here = records.filter(organisation=self.organisation).order_by("pk")
-        if found is None and member.username:
+        candidates = [records.filter(external_id=member.key).order_by("pk").first()]
+        if member.username:
             # Trello usernames are unique, so a reduced export's "alice" is the "alice"
             # of a full export imported before.
-            found = here.filter(name=member.username).first()
-        if found is None and not (member.id or member.username) and member.full_name:
-            found = here.filter(
-                Q(name=member.full_name) | Q(snapshot__full_name=member.full_name)
-            ).first()
-        if found is not None:
-            return found.user
+            candidates.append(here.filter(name=member.username).first())
+        if not (member.id or member.username) and member.full_name:
+            candidates.append(
+                here.filter(
+                    Q(name=member.full_name) | Q(snapshot__full_name=member.full_name)
+                ).first()
+            )
+        for found in candidates:
+            if found is not None and self.eligible(found.user):
+                return found.user
         if member.email:
-            users = list(User.objects.filter(email__iexact=member.email)[:2])
+            users, _total = self.eligible.by_email(member.email)
             if len(users) == 1:
                 return users[0]
         return None
@@ -265,14 +310,9 @@ class People:
             self.created.append(user)
         elif user not in self.created:
             self.matched[user.pk] = user
-            if (
-                not self.staff(user)
-                and not Membership.objects.filter(
-                    user=user, organisation=self.organisation
-                ).exists()
-            ):
+            if not self.eligible(user):
                 self.not_members[user.pk] = user
-        ImportedRecord.objects.get_or_create(
+        record, made = ImportedRecord.objects.get_or_create(
             organisation=self.organisation,
             source=SOURCE,
             kind=ImportedRecord.Kind.USER,
@@ -283,6 +323,11 @@ class People:
                 "snapshot": {"username": member.username, "full_name": member.full_name},
             },
         )
+        if not made and record.user_id != user.pk:
+            # The earlier match is no longer eligible (say, their membership ended): the
+            # record follows the contact used now, so the next run does not make another.
+            record.user = user
+            record.save(update_fields=["user"])
         self._found[member.key] = user
         return user
 
@@ -294,11 +339,17 @@ class People:
             n += 1
             username = f"{base}-{n}"
         first, _sep, last = member.full_name.partition(" ")
+        email = member.email
+        if email and User.objects.filter(email__iexact=email, is_active=True).exists():
+            # The address belongs to someone not eligible here (another organisation's
+            # user): never theirs, and an active address is unique, so the contact gets
+            # none (the import record keeps the member's name; an administrator decides).
+            email = ""
         user = User.objects.create(
             username=username,
             first_name=(first or member.username)[:150],
             last_name=last[:150],
-            email=member.email,
+            email=email,
             password=make_password(None),
             language=self.organisation.language,
             time_zone=self.organisation.time_zone,
@@ -306,6 +357,7 @@ class People:
         Membership.objects.create(
             user=user, organisation=self.organisation, role=Membership.CustomerRole.CUSTOMER
         )
+        self.eligible.joined(user)
         return user
 
 
@@ -461,7 +513,7 @@ def plan_board(
     skip_archived: bool = False,
 ) -> Plan:
     """What importing ``board`` would do; reads the database, writes nothing."""
-    staff = _write.StaffCache()
+    staff = _write.StaffCache(organisation)
     people = People(organisation, mapping.users, staff)
     statuses = list_statuses(board, mapping)
     records = {

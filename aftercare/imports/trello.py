@@ -12,9 +12,11 @@ comments and creation actions may be missing; creation dates then come from the 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from aftercare.desk.models import Category, Priority, Status
 
@@ -25,6 +27,68 @@ SKIP = "skip"  # mapping value: do not import the cards of this list
 
 class BoardError(ValueError):
     """The file is not a Trello board export we can read."""
+
+
+# -- reading JSON safely ------------------------------------------------------------------
+
+# A real export nests about eight levels deep (board → actions → data → card → …) and even
+# a board with tens of thousands of cards stays far below this size. The limits keep a
+# hostile or broken file (100 000 nested lists: Python's parser would die with a
+# RecursionError) from crashing the import or holding the machine; they are checked
+# before the JSON is parsed, so nothing is built from such a file and nothing is written.
+MAX_JSON_BYTES = 256 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SQUARE = str.maketrans("{}", "[]")
+
+
+def json_depth(text: str, *, stop_above: int | None = None) -> int:
+    """How deeply arrays and objects nest in ``text`` (brackets inside strings ignored).
+
+    Exact for valid JSON; stops at ``stop_above + 1`` once that is exceeded. Each pass
+    removes the innermost empty pairs (C speed, however big the file). Unbalanced
+    leftovers (invalid JSON) are not counted: the parser reports those.
+    """
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).translate(_SQUARE)
+    depth = 0
+    while "[]" in brackets:
+        if stop_above is not None and depth > stop_above:
+            break
+        brackets = brackets.replace("[]", "")
+        depth += 1
+    return depth
+
+
+def read_json(path: str | Path, *, max_bytes: int | None = None, max_depth: int | None = None):
+    """The decoded JSON of a file, refusing one too large or nested too deeply.
+
+    Raises ``OSError`` (cannot read), ``BoardError`` (over a limit) or ``ValueError`` (not
+    JSON). The size is checked before the file is read, the depth before it is parsed.
+    """
+    max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
+    max_depth = MAX_JSON_DEPTH if max_depth is None else max_depth
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise BoardError(
+            f"the file has {size:,} bytes, more than the {max_bytes:,} an import accepts"
+        )
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)  # a file that grew meanwhile is still bounded
+    if len(data) > max_bytes:
+        raise BoardError(f"the file has more than the {max_bytes:,} bytes an import accepts")
+    text = data.decode("utf-8-sig")  # UnicodeDecodeError is a ValueError
+    depth = json_depth(text, stop_above=max_depth)
+    if depth > max_depth:
+        raise BoardError(
+            f"the JSON nests more than {max_depth} levels deep; a Trello export nests "
+            "about eight: this is not an export we can read"
+        )
+    try:
+        return json.loads(text)
+    except RecursionError as exc:  # cannot happen after the depth check; never a traceback
+        raise BoardError("the JSON nests too deeply to be read") from exc
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,9 @@ from aftercare.tenancy.scoping import system_scope
 log = logging.getLogger(__name__)
 
 
-def run_outbox() -> dict:
+def _outbox() -> dict:
     from aftercare.mail.outbound import send_due
 
-    if maintenance.skip_job("sending mail"):
-        return {}  # the outbox keeps its rows; they go out after maintenance
     with system_scope():
         counts = send_due()
     if any(counts.values()):
@@ -31,13 +29,21 @@ def run_outbox() -> dict:
     return counts
 
 
-def run_fetch() -> dict:
+def run_outbox() -> dict:
+    # Maintenance: skipped; the outbox keeps its rows, they go out after maintenance.
+    return maintenance.run_job("sending mail", _outbox, {})
+
+
+def _fetch() -> dict:
     from aftercare.mail.imap import fetch_all
 
-    if maintenance.skip_job("fetching mail"):
-        return {}  # mail stays unread on the server until maintenance ends
     with system_scope():
         return fetch_all()
+
+
+def run_fetch() -> dict:
+    # Maintenance: skipped; mail stays unread on the server until maintenance ends.
+    return maintenance.run_job("fetching mail", _fetch, {})
 
 
 @db_task()

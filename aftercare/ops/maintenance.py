@@ -4,23 +4,35 @@ The flag is a database row so every process sees it; each process caches it for
 ``AFTERCARE_MAINTENANCE_CACHE_SECONDS`` (2 s by default), so switching it on takes effect
 everywhere within that time without a query per call. Writes are refused in layers:
 the middleware refuses non-safe HTTP requests, the desk services and mail intake call
-``check_writable()`` (so commands and jobs are refused too), and periodic jobs that write
-skip their run (``skip_job``) and simply do the work on the first run after ``off``.
+``check_writable()``, management commands that write derive from ``WritingCommand`` (one
+clear message on stderr, exit status ``EXIT_MAINTENANCE``, before anything is read or
+written), and background jobs that write run through ``run_job`` (or ask ``skip_job``):
+they skip their run with a log line, never fail, and simply do the work on the first run
+after ``off``.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 log = logging.getLogger(__name__)
+
+# Exit status of a command refused by maintenance mode: sysexits' EX_TEMPFAIL, "try again
+# later" (what an MTA and most schedulers understand); the same as ``ingest-mail``'s.
+EXIT_MAINTENANCE = 75
+T = TypeVar("T")
 
 
 class MaintenanceError(Exception):
@@ -110,3 +122,79 @@ def switch(on: bool, *, message: str | None = None, by: str = "") -> State:
     forget()
     log.warning("maintenance mode switched %s by %s", "on" if on else "off", by or "?")
     return state(fresh=True)
+
+
+def refusal_text(message: str = "") -> str:
+    """The one line a refused command prints: what is going on and that nothing changed."""
+    note = (message or "").strip().rstrip(".")
+    head = "Aftercare is in maintenance (read-only) mode"
+    return f"{head}: {note}. Nothing was changed." if note else f"{head}. Nothing was changed."
+
+
+class MaintenanceRefused(CommandError):
+    """A command that writes was started while maintenance mode is on (exit 75)."""
+
+    def __init__(self, message: str = "") -> None:
+        self.note = message
+        super().__init__(refusal_text(message), returncode=EXIT_MAINTENANCE)
+
+
+def refuse_writes(what: str = "") -> None:
+    """For commands: raise ``MaintenanceRefused`` while maintenance mode is on.
+
+    Reads the flag fresh (a command is a one-off; it must not act on a stale cache).
+    """
+    current = state(fresh=True)
+    if current.on:  # no log line: the refusal itself is the one line on stderr
+        raise MaintenanceRefused(current.message)
+
+
+class WritingCommand(BaseCommand):
+    """Base class of every management command that writes.
+
+    While maintenance mode is on the command is refused before its ``handle`` runs:
+    ``MaintenanceRefused`` (a ``CommandError``) for ``call_command``; from the command line
+    just ``refusal_text`` on stderr, no traceback, exit status ``EXIT_MAINTENANCE``. A command whose ``--dry-run`` writes nothing sets
+    ``dry_run_in_maintenance = True`` to let dry runs through. A ``MaintenanceError`` that
+    a service raises anyway (the mode switched on while the command ran) becomes the same
+    refusal.
+    """
+
+    dry_run_in_maintenance = False
+
+    def allowed_in_maintenance(self, options: dict) -> bool:
+        return self.dry_run_in_maintenance and bool(options.get("dry_run"))
+
+    def execute(self, *args, **options):
+        try:
+            if not self.allowed_in_maintenance(options):
+                refuse_writes(self._command_name())
+            try:
+                return super().execute(*args, **options)
+            except MaintenanceError as exc:
+                raise MaintenanceRefused(exc.note) from exc
+        except MaintenanceRefused as exc:
+            if not getattr(self, "_called_from_command_line", False) or options.get("traceback"):
+                raise  # call_command: the caller gets the CommandError
+            # From the command line: the message alone (not "CommandError: …"), no traceback.
+            OutputWrapper(options.get("stderr") or sys.stderr).write(str(exc))
+            sys.exit(exc.returncode)
+
+    def _command_name(self) -> str:
+        return type(self).__module__.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def run_job(name: str, work: Callable[[], T], nothing: T) -> T:
+    """Run a background job that writes, or skip it while maintenance mode is on.
+
+    Skipped (and logged) when the mode is on at the start; if it is switched on while the
+    job runs and a service refuses, the job stops with a log line and returns ``nothing``
+    instead of failing (no failed-job record: the next run after ``off`` does the work).
+    """
+    if skip_job(name):
+        return nothing
+    try:
+        return work()
+    except MaintenanceError:
+        log.info("%s stopped: read-only maintenance mode was switched on", name)
+        return nothing

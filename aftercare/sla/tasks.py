@@ -20,9 +20,7 @@ from aftercare.tenancy.scoping import system_scope
 log = logging.getLogger(__name__)
 
 
-def run_sla_check() -> dict:
-    if maintenance.skip_job("SLA check"):
-        return {}  # read-only maintenance: the first run after "off" catches up
+def _sla_check() -> dict:
     with system_scope():
         counts = services.check()
     if any(counts.values()):
@@ -30,14 +28,21 @@ def run_sla_check() -> dict:
     return counts
 
 
-def run_archive() -> list[str]:
-    if maintenance.skip_job("archiving"):
-        return []
+def run_sla_check() -> dict:
+    # Read-only maintenance: skipped (logged), the first run after "off" catches up.
+    return maintenance.run_job("SLA check", _sla_check, {})
+
+
+def _archive() -> list[str]:
     with system_scope():
         archived = archive_released()
     if archived:
         log.info("archived %d released request(s)", len(archived))
     return archived
+
+
+def run_archive() -> list[str]:
+    return maintenance.run_job("archiving", _archive, [])
 
 
 @db_periodic_task(cron(settings.AFTERCARE_SLA_CHECK_CRON, "AFTERCARE_SLA_CHECK_CRON"))

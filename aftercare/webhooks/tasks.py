@@ -23,15 +23,17 @@ log = logging.getLogger(__name__)
 def run_deliveries(*, purge: bool = False) -> dict:
     from aftercare.webhooks import delivery
 
-    if maintenance.skip_job("webhook delivery"):
-        return {}  # deliveries stay due and are posted after maintenance
-    with system_scope():
-        counts = delivery.deliver_due()
-        if purge:
-            counts["purged"] = delivery.purge()
-    if any(counts.values()):
-        log.info("webhooks: %s", counts)
-    return counts
+    def work() -> dict:
+        with system_scope():
+            counts = delivery.deliver_due()
+            if purge:
+                counts["purged"] = delivery.purge()
+        if any(counts.values()):
+            log.info("webhooks: %s", counts)
+        return counts
+
+    # Maintenance: skipped; deliveries stay due and are posted after maintenance.
+    return maintenance.run_job("webhook delivery", work, {})
 
 
 @db_task()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -200,8 +201,9 @@ def test_archiving_and_sending_are_skipped(ticket, operator):
     assert run_archive() == []
     assert run_outbox() == {}
     assert list(OutboundMail.objects.values_list("pk", "state", "sent_at")) == queued
-    with pytest.raises(maintenance.MaintenanceError):
+    with pytest.raises(CommandError, match="maintenance") as refused:
         call_command("archive_released")
+    assert refused.value.returncode == maintenance.EXIT_MAINTENANCE
 
 
 @pytest.fixture
@@ -224,7 +226,8 @@ def test_imap_mail_stays_unread_until_maintenance_ends(dovecot, mailbox):
     maintenance.switch(True)
     before = Mailbox.objects.values_list("last_fetch_at", "last_error").get()
     assert run_fetch() == {}
-    call_command("fetch_mail")
+    with pytest.raises(CommandError, match="maintenance"):
+        call_command("fetch_mail")
     with dovecot.client() as box:
         unread = box.uids(AND(seen=False))
         assert len(unread) == 1 and len(box.uids()) == 1

@@ -4,12 +4,13 @@ account still has its contact-person records blanked and its mail scrubbed."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from aftercare.accounts import privacy
+from aftercare.ops.maintenance import WritingCommand
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Anonymise a contact on request, keeping their requests intact."
 
     def add_arguments(self, parser) -> None:

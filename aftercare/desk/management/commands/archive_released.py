@@ -1,10 +1,9 @@
-from django.core.management.base import BaseCommand
-
 from aftercare.desk.services import archive_released
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.tenancy.scoping import system_scope
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Archive requests Released more than AFTERCARE_ARCHIVE_AFTER_DAYS calendar days ago."
 
     def add_arguments(self, parser):

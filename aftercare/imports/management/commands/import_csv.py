@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
 from aftercare.imports.csvio import CsvFileError, import_csv
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.tenancy.models import Organisation
 from aftercare.tenancy.scoping import system_scope
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
+    dry_run_in_maintenance = True  # a dry run writes nothing
     help = "Import requests from a CSV file (UTF-8, comma or semicolon) into one organisation."
 
     def add_arguments(self, parser):

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -18,14 +17,16 @@ from django.utils.translation import ngettext
 from aftercare.desk.models import Status
 from aftercare.imports import services
 from aftercare.imports.progress import Progress, Raw
-from aftercare.imports.trello import SKIP, BoardError, parse_board
+from aftercare.imports.trello import SKIP, BoardError, parse_board, read_json
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.tenancy.models import Organisation
 from aftercare.tenancy.scoping import system_scope
 
 CHOICES = [*Status.values, SKIP]
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
+    dry_run_in_maintenance = True  # a dry run writes nothing
     help = "Import a Trello board export (JSON) as requests of one organisation."
     stealth_options = ("stdin",)
 
@@ -81,13 +82,19 @@ class Command(BaseCommand):
         except services.MappingError as exc:
             raise CommandError(str(exc)) from exc
         if options["reporter"]:
-            reporter = services.find_user(options["reporter"])
+            reporter = services.find_user(options["reporter"], org)
             if reporter is None:
                 raise CommandError(
                     _("--reporter: no user with the e-mail or username “%(value)s”.")
                     % {"value": options["reporter"]}
                 )
             mapping.fallback_reporter = reporter
+        # Never attach another organisation's user, not even on the operator's word.
+        problems = services.ineligible_people(mapping, org)
+        if problems:
+            raise CommandError(
+                _("%(problems)s. Nothing was imported.") % {"problems": "; ".join(problems)}
+            )
         missing = services.unmapped_lists(board, mapping)
         if missing:
             if options["no_input"] or not self._interactive():
@@ -135,11 +142,13 @@ class Command(BaseCommand):
 
     def _board(self, path: str):
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+            data = read_json(path)  # size and nesting bounded before parsing
         except OSError as exc:
             raise CommandError(
                 _("Cannot read %(path)s: %(error)s") % {"path": path, "error": exc}
             ) from exc
+        except BoardError as exc:
+            raise CommandError(f"{path}: {exc}. Nothing was imported.") from exc
         except ValueError as exc:
             raise CommandError(
                 _("%(path)s is not valid JSON: %(error)s") % {"path": path, "error": exc}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from aftercare.mail.imap import fetch_mailbox
 from aftercare.mail.models import Mailbox
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.tenancy.scoping import system_scope
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Fetch unread mail from IMAP mailboxes and turn it into requests and replies."
 
     def add_arguments(self, parser):

@@ -4,7 +4,8 @@
     aftercare ingest-mail old-mail/ archive.mbox   # .eml files, mbox files, folders of them
 
 Exit status 75 (EX_TEMPFAIL) when the database is unavailable or read-only maintenance
-mode is on, so an MTA keeps the message and retries later.
+mode is on, so an MTA keeps the message and retries later. In maintenance mode the message
+(stdin) is read and then refused before anything is stored; files are not even opened.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from django.db import InterfaceError, OperationalError
 
 from aftercare.mail.ingest import ingest
 from aftercare.mail.parsing import iter_mbox
+from aftercare.ops import maintenance
 from aftercare.ops.maintenance import MaintenanceError
 from aftercare.tenancy.scoping import system_scope
 
-EX_TEMPFAIL = 75
+EX_TEMPFAIL = maintenance.EXIT_MAINTENANCE  # 75: the MTA keeps the message, retries
 
 
 def _messages(path: Path):
@@ -55,6 +57,7 @@ class Command(BaseCommand):
                 sources.append((name, path))
         counts: dict[str, int] = {}
         try:
+            maintenance.refuse_writes("ingest-mail")
             with system_scope():
                 for label, item in sources:
                     pairs = [(label, item)] if isinstance(item, bytes) else _messages(item)
@@ -69,7 +72,10 @@ class Command(BaseCommand):
         except (OperationalError, InterfaceError) as exc:
             self.stderr.write(f"database unavailable, try again later: {exc}")
             sys.exit(EX_TEMPFAIL)
-        except MaintenanceError as exc:
+        except maintenance.MaintenanceRefused as exc:
+            self.stderr.write(f"{exc} Try again later.")
+            sys.exit(EX_TEMPFAIL)
+        except MaintenanceError as exc:  # switched on while messages were being ingested
             self.stderr.write(f"{exc} Try again later.")
             sys.exit(EX_TEMPFAIL)
         summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "nothing"

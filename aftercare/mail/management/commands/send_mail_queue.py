@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
 from aftercare.mail.tasks import run_outbox
+from aftercare.ops.maintenance import WritingCommand
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Send outgoing mail that is due."
 
     def handle(self, *args, **options):

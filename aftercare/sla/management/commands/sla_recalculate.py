@@ -1,11 +1,10 @@
-from django.core.management.base import BaseCommand
-
 from aftercare.desk.models import Ticket
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.sla import services
 from aftercare.tenancy.scoping import system_scope
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Recompute deadlines of open requests (after changing plans, targets or calendars)."
 
     def handle(self, *args, **options):

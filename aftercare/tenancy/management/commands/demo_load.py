@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,6 +12,7 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import GROUP_NAMES, Role
 from aftercare.desk import services
 from aftercare.desk.models import Category, Channel, Priority, Status
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.sla.models import SlaPlan
 from aftercare.tenancy.models import ContactPerson, Contract, Membership, Organisation, System
 from aftercare.tenancy.scoping import system_scope
@@ -33,7 +33,7 @@ ORGS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Create demo organisations, users and requests (safe to run again)."
 
     def handle(self, *args, **options):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
+from aftercare.ops.maintenance import WritingCommand
 from aftercare.webhooks.tasks import run_deliveries
 
 
-class Command(BaseCommand):
+class Command(WritingCommand):
     help = "Post webhook deliveries that are due, and forget old finished ones."
 
     def handle(self, *args, **options):
