@@ -250,6 +250,22 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 BROWSER_TIMEOUT_MS = 10_000
+TEST_PASSWORD = "pw-for-tests-123"  # noqa: S105 - UserFactory's password
+
+
+def browser_sign_in(browser, base_url: str, username: str, **context_options):
+    """A fresh browser context (its own cookies) signed in through the real sign-in page."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=base_url, **context_options)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/accounts/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return context, page
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ from pathlib import Path
 import pytest
 
 from aftercare.accounts.roles import Role
-
-PASSWORD = "pw-for-tests-123"  # UserFactory's password
-TIMEOUT_MS = 10_000
+from conftest import browser_sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -47,18 +45,8 @@ def _png(width: int = 4, height: int = 3) -> bytes:
 
 
 def _sign_in(browser, base_url: str, username: str):
-    """A fresh browser context (its own cookies) signed in through the login page."""
-    from playwright.sync_api import expect
-
-    context = browser.new_context(base_url=base_url, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return context, page
+    """Signed in with downloads allowed (the customer downloads the attachment again)."""
+    return browser_sign_in(browser, base_url, username, accept_downloads=True)
 
 
 def test_request_lifecycle_in_the_browser(transactional_db, live_server, browser, tmp_path):

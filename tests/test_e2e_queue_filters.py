@@ -14,27 +14,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from aftercare.accounts.roles import Role
+from conftest import browser_sign_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
 ]
 
-PASSWORD = "pw-for-tests-123"
-
 
 def _sign_in(browser, base_url: str, username: str):
-    from playwright.sync_api import expect
-
-    context = browser.new_context(base_url=base_url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return context, page
+    return browser_sign_in(browser, base_url, username)
 
 
 @pytest.fixture

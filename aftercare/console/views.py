@@ -421,42 +421,8 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool 
 
 
 def _approval_action(request: HttpRequest, ticket: Ticket, action: str):
-    if action == "undo_approval":
-        approval = Approval.objects.filter(
-            ticket=ticket, pk=request.POST.get("approval") or 0
-        ).first()
-        if approval is None:
-            messages.error(request, _("Unknown approval."))
-            return None, False
-        try:
-            approvals.undo_decision(
-                approval=approval, actor=request.user, reason=request.POST.get("reason", "")
-            )
-        except approvals.ApprovalError as exc:
-            messages.error(request, exc.message)
-            return None, False
-        except (PermissionDenied, ValidationError) as exc:
-            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
-            return None, False
-        messages.success(request, _("The answer was taken back; the customer is asked again."))
-        return None, True
-    if action == "withdraw_approval":
-        approval = Approval.objects.filter(
-            ticket=ticket, pk=request.POST.get("approval") or 0
-        ).first()
-        if approval is None:
-            messages.error(request, _("Unknown approval."))
-            return None, False
-        try:
-            approvals.withdraw(approval=approval, actor=request.user)
-        except approvals.ApprovalError as exc:
-            messages.error(request, exc.message)
-            return None, False
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-            return None, False
-        messages.success(request, _("The approval request was withdrawn."))
-        return None, True
+    if action in ("undo_approval", "withdraw_approval"):
+        return _answer_approval(request, ticket, action)
     form = ApprovalRequestForm(request.POST)
     if not form.is_valid():
         return form, False
@@ -477,6 +443,31 @@ def _approval_action(request: HttpRequest, ticket: Ticket, action: str):
         return form, False
     messages.success(request, _("Approval requested; the customer's coordinators were e-mailed."))
     return form, True
+
+
+def _answer_approval(request: HttpRequest, ticket: Ticket, action: str):
+    """Withdraw a pending approval, or take back an answered one (with a reason)."""
+    approval = Approval.objects.filter(ticket=ticket, pk=request.POST.get("approval") or 0).first()
+    if approval is None:
+        messages.error(request, _("Unknown approval."))
+        return None, False
+    try:
+        if action == "undo_approval":
+            approvals.undo_decision(
+                approval=approval, actor=request.user, reason=request.POST.get("reason", "")
+            )
+            done = _("The answer was taken back; the customer is asked again.")
+        else:
+            approvals.withdraw(approval=approval, actor=request.user)
+            done = _("The approval request was withdrawn.")
+    except approvals.ApprovalError as exc:
+        messages.error(request, exc.message)
+        return None, False
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        return None, False
+    messages.success(request, done)
+    return None, True
 
 
 def _attach_errors(form, exc: ValidationError) -> None:

@@ -16,9 +16,7 @@ import re
 import pytest
 
 from aftercare.accounts.roles import Role
-
-PASSWORD = "pw-for-tests-123"  # UserFactory's password
-TIMEOUT_MS = 10_000
+from conftest import browser_sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,17 +25,7 @@ pytestmark = [
 
 
 def _sign_in(browser, base_url: str, username: str):
-    from playwright.sync_api import expect
-
-    context = browser.new_context(base_url=base_url)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return context, page
+    return browser_sign_in(browser, base_url, username)
 
 
 def _tick_all_and_close(page, position: int) -> None:

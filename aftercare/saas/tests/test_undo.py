@@ -247,3 +247,22 @@ def test_a_pending_approval_or_a_request_already_moved_is_refused(decided, consu
 def test_taking_back_an_approval_is_refused_in_maintenance(decided, consultant, maintenance_on):
     with pytest.raises(maintenance.MaintenanceError):
         approvals.undo_decision(approval=decided, actor=consultant, reason="x")
+
+
+def test_the_request_page_takes_back_an_approval_with_a_reason(decided, consultant, client_for):
+    from django.urls import reverse
+
+    client = client_for(consultant)
+    url = reverse("console:ticket", args=[decided.ticket.number])
+    page = client.get(url).content.decode()
+    assert 'value="undo_approval"' in page  # the button is offered on an answered approval
+    refused = client.post(
+        url, {"action": "undo_approval", "approval": decided.pk, "reason": ""}, follow=True
+    )
+    assert "reason" in refused.content.decode().lower()
+    decided.refresh_from_db()
+    assert decided.state == Approval.State.APPROVED  # nothing without a reason
+    client.post(url, {"action": "undo_approval", "approval": decided.pk, "reason": "Misread"})
+    decided.refresh_from_db()
+    assert decided.state == Approval.State.WITHDRAWN
+    assert decided.ticket.approvals.filter(state=Approval.State.PENDING).count() == 1
