@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import field_validator
 
 from aftercare.console.forms import SLA_FILTERS, SORTS, STATUS_FILTERS
 from aftercare.desk.models import Category, Channel, Level, Priority, Status
@@ -26,6 +27,18 @@ SortKey = _enum("SortKey", list(SORTS))
 def _is_agent(context: Any) -> bool:
     request = (context or {}).get("request")
     return bool(request is not None and request.permset.is_agent)
+
+
+class InSchema(Schema):
+    """What clients send: no text may carry a NUL character (no text column stores it —
+    PostgreSQL refuses it outright — and the forms refuse it too), a 422 naming the field."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("Text may not contain NUL characters.")
+        return value
 
 
 # -- references ---------------------------------------------------------------------------
@@ -136,7 +149,7 @@ class TicketPage(Schema):
     prev_cursor: str | None = Field(description="Pass as `before` for the previous page.")
 
 
-class TicketFilters(Schema):
+class TicketFilters(InSchema):
     """The console queue's filters (``QueueFilterForm``), plus the page controls."""
 
     q: str | None = Field(None, description="Number (AC-2025-000123 or 123) or subject text.")
@@ -153,7 +166,7 @@ class TicketFilters(Schema):
     limit: int | None = Field(None, ge=1, description="Page size (capped by the server).")
 
 
-class TicketCreate(Schema):
+class TicketCreate(InSchema):
     organisation: int = Field(description="Organisation id (see /organisations).")
     subject: str = Field(min_length=1, max_length=250)
     description: str = Field(min_length=1)
@@ -166,7 +179,7 @@ class TicketCreate(Schema):
     )
 
 
-class TicketPatch(Schema):
+class TicketPatch(InSchema):
     version: int = Field(description="The version you read; 409 if it changed since.")
     priority: Priority | None = None
     priority_reason: str | None = Field(None, description="Required with `priority`.")
@@ -178,7 +191,7 @@ class TicketPatch(Schema):
     escalation_note: str | None = None
 
 
-class TransitionIn(Schema):
+class TransitionIn(InSchema):
     target: Status
     reason: str = ""
     version: int | None = Field(None, description="The version you read; 409 if it changed.")
@@ -218,7 +231,7 @@ class CommentOut(Schema):
         return list(getattr(obj, "visible_attachments", []))
 
 
-class CommentIn(Schema):
+class CommentIn(InSchema):
     body: str = Field(min_length=1)
     internal: bool = Field(False, description="Staff only: an internal note.")
 

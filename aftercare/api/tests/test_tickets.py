@@ -611,3 +611,19 @@ def test_it_keeps_a_restricted_agent_to_their_organisations(api_client, operator
     for path in ("", "/sla", "/comments", "/attachments"):
         assert client.get(f"{API}/tickets/{b_ticket.number}{path}").status_code == 404
     assert b_ticket.number not in _numbers(client.get(f"{API}/tickets", {"status": "all"}))
+
+
+@pytest.mark.parametrize("field", ["subject", "priority_reason", "escalation_note"])
+def test_it_refuses_a_nul_character_by_name_on_every_engine(api_client, operator, ticket, field):
+    """PostgreSQL cannot store NUL in text: a 422 naming the field, never a 500."""
+    client = api_client(operator)
+    data = {field: "Printer\x00jam"}
+    if field == "priority_reason":
+        data["priority"] = 1
+    response = client.patch_json(f"{API}/tickets/{ticket.number}", data)
+    assert response.status_code == 422, response.content
+    assert any(field in name for name in error_of(response)["fields"])
+    listed = client.get(f"{API}/tickets", {"q": "jam\x00"})
+    assert listed.status_code == 422
+    ticket.refresh_from_db()
+    assert "\x00" not in ticket.subject

@@ -386,8 +386,13 @@ def test_a_line_break_in_a_subject_does_not_stop_the_notifications(victim, owner
     from aftercare.desk import services
     from aftercare.mail.outbound import send_due
 
+    from django.db import connection
+
+    # PostgreSQL refuses NUL in text columns (the API and forms refuse it too); SQLite
+    # stores it, so there the folding of NUL is checked as well.
+    nul = "\x00" if connection.vendor == "sqlite" else ""
     Ticket.objects.filter(pk=victim.pk).update(
-        subject="Printer\r\nBcc: everyone@evil.example\x00\x1b\u2028broken"
+        subject=f"Printer\r\nBcc: everyone@evil.example{nul}\x1b\u2028broken"
     )
     victim.refresh_from_db()
     services.reply(ticket=victim, actor=operator, body="We are on it.")
