@@ -75,6 +75,20 @@ class TicketSequence(models.Model):
         return f"{self.prefix}-{self.year}: {self.last}"
 
 
+class Tag(models.Model):
+    """A free label staff put on requests ("month-end", "invoice-print"); shared by all."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class TicketQuerySet(models.QuerySet):
     def open(self) -> TicketQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
@@ -162,6 +176,7 @@ class Ticket(models.Model):
     sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
     sla_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
     sla_state = models.CharField(_("SLA state"), max_length=10, blank=True, editable=False)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets", verbose_name=_("tags"))
 
     objects = ScopedManager(
         organisation="organisation", _manager_class=models.Manager.from_queryset(TicketQuerySet)

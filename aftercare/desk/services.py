@@ -36,6 +36,7 @@ from aftercare.desk.models import (
     Message,
     Priority,
     Status,
+    Tag,
     Ticket,
 )
 from aftercare.desk.numbering import allocate_number
@@ -619,6 +620,66 @@ def classify(
     _touch(ticket, [name for name, _o, _n in changes])
     for name, old, new in changes:
         _event(ticket, actor, "desk.ticket.updated", field=name, old=old, new=new)
+    return ticket
+
+
+TAG_MAX = 50
+
+
+def clean_tag_names(names) -> list[str]:
+    """Tags as typed, trimmed, lower-cased, without duplicates; refuses unusable ones."""
+    if isinstance(names, str):
+        names = names.split(",")
+    cleaned: list[str] = []
+    for raw in names:
+        name = " ".join(str(raw).split()).lower()
+        if not name:
+            continue
+        if len(name) > TAG_MAX:
+            raise ValidationError(
+                {
+                    "tags": _("A tag has at most %(n)d characters: “%(tag)s”.")
+                    % {"n": TAG_MAX, "tag": name[:60]}
+                }
+            )
+        if "\x00" in name:
+            raise ValidationError({"tags": _("A tag cannot contain a NUL character.")})
+        if name not in cleaned:
+            cleaned.append(name)
+    if len(cleaned) > 20:
+        raise ValidationError({"tags": _("A request has at most 20 tags.")})
+    return cleaned
+
+
+@transaction.atomic
+def set_tags(*, ticket: Ticket, actor: User, names, expected_version: int | None = None) -> Ticket:
+    """Replace the request's tags (staff who triage); the change is on the timeline."""
+    check_writable()
+    permset = PermSet(actor)
+    if not permset.has("desk.triage_ticket"):
+        raise PermissionDenied(_("You may not tag requests."))
+    wanted = clean_tag_names(names)
+    ticket = _lock(ticket, expected_version)
+    if not permset.may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not tag requests."))
+    current = sorted(ticket.tags.values_list("name", flat=True))
+    if sorted(wanted) == current:
+        return ticket
+    tags = []
+    for name in wanted:
+        tag, _created = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    ticket.tags.set(tags)
+    _touch(ticket, [])
+    _event(
+        ticket,
+        actor,
+        "desk.ticket.updated",
+        field="tags",
+        old=", ".join(current),
+        new=", ".join(sorted(wanted)),
+        internal=True,
+    )
     return ticket
 
 

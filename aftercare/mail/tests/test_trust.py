@@ -382,11 +382,10 @@ def test_a_report_naming_someone_else_only_flags_the_address_we_wrote_to(victim,
 
 def test_a_line_break_in_a_subject_does_not_stop_the_notifications(victim, owner, operator):
     from django.core import mail as django_mail
+    from django.db import connection
 
     from aftercare.desk import services
     from aftercare.mail.outbound import send_due
-
-    from django.db import connection
 
     # PostgreSQL refuses NUL in text columns (the API and forms refuse it too); SQLite
     # stores it, so there the folding of NUL is checked as well.

@@ -1,0 +1,1 @@
+/* see the owner's notes at the top when filled */
