@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "aftercare.api",
     "aftercare.imports",
     "aftercare.webhooks",
+    "aftercare.search",
 ]
 
 MIDDLEWARE = [

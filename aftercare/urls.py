@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
 
 from aftercare.mail import views as mail_views
 from aftercare.monitoring import views as monitoring_views
@@ -16,9 +18,17 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("portal:list")
 
 
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links; send them to the SVG icon."""
+    return redirect(static("aftercare/favicon.svg"))
+
+
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("accounts/", include("aftercare.accounts.urls")),
+    path("", include("aftercare.search.urls")),  # console/search/ and portal/search/
     path("console/", include("aftercare.console.urls")),
     path("portal/", include("aftercare.portal.urls")),
     path("files/", include("aftercare.desk.urls")),

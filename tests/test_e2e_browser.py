@@ -118,15 +118,17 @@ def test_request_lifecycle_in_the_browser(transactional_db, live_server, browser
     moved.get_by_role("link", name=number).click()
     expect(page).to_have_url(re.compile(rf"/console/tickets/{re.escape(number)}/$"))
     expect(page.locator("#ticket-status")).to_have_text("Sprint")
-    escalate = page.locator("#escalate-form")
-    escalate.locator("select[name=consultant]").select_option(label="Cora Consultant")
-    escalate.locator("textarea[name=note]").fill("Needs someone who knows the import job.")
-    escalate.get_by_role("button", name="Escalate to L2").click()
-    expect(page.locator(".messages")).to_contain_text("Escalated to L2.")
-    facts = page.locator("dl.facts")
-    expect(facts).to_contain_text("L2 (consultant)")
-    expect(facts).to_contain_text("Cora Consultant")
-    expect(page.locator("#escalate-form")).to_have_count(0)
+    # One properties form: level and assignee in one save.
+    props = page.locator("#properties-form")
+    props.locator("select[name=level]").select_option("2")
+    props.locator("textarea[name=level_note]").fill("Needs someone who knows the import job.")
+    props.locator("select[name=assignee]").select_option(label="Cora Consultant")
+    props.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Saved.")
+    props = page.locator("#properties-form")
+    expect(props).to_contain_text("L2 (consultant)")  # read-only now: no service hands back
+    expect(props.locator("select[name=assignee]")).to_have_value(re.compile(r"\d+"))
+    expect(props.locator("select[name=level]")).to_have_count(0)
     ticket.refresh_from_db()
     assert ticket.level == Level.L2
     assert ticket.assignee.username == "cora"
@@ -135,23 +137,23 @@ def test_request_lifecycle_in_the_browser(transactional_db, live_server, browser
     # 3. The consultant works it through to "Released" and replies to the customer.
     ctx, page = _sign_in(browser, base, "cora")
     page.goto(f"/console/tickets/{number}/")
-    link = page.locator("#timeline .attachments a", has_text="stock-error.png")
+    # The files filed with the request are shown with its text (the description, once).
+    link = page.locator("#request-text .attachments a", has_text="stock-error.png")
     expect(link).to_have_attribute("href", f"/files/attachments/{attachment.pk}/")
-    workflow = page.locator("#transition-form")
-    for target, label in (
-        ("in_progress", "In progress"),
-        ("done", "Done"),
-        ("released", "Released"),
-    ):
-        workflow.locator("select[name=target]").select_option(target)
-        workflow.get_by_role("button", name="Apply").click()
+    for target, label in (("in_progress", "In progress"), ("done", "Done")):
+        props = page.locator("#properties-form")
+        props.locator("select[name=status]").select_option(target)
+        props.get_by_role("button", name="Save").click()
         expect(page.locator("#ticket-status")).to_have_text(label)
+    # The reply and the release in one submit of the composer.
     reply_text = "Fixed the import mapping; stock of item 42 is correct again."
-    reply = page.locator("#reply-form")
+    reply = page.locator("#composer")
     reply.locator("textarea[name=body]").fill(reply_text)
-    expect(reply.locator("input[name=internal]")).not_to_be_checked()
-    reply.get_by_role("button", name="Send").click()
+    expect(reply.locator("input[name=mode][value=reply]")).to_be_checked()
+    reply.locator("summary.send-more").click()
+    reply.get_by_role("button", name="Send and mark “Released”").click()
     expect(page.locator(".messages")).to_contain_text("Reply sent.")
+    expect(page.locator("#ticket-status")).to_have_text("Released")
     expect(page.locator("#timeline li.message", has_text=reply_text)).to_be_visible()
     page.screenshot(path="/tmp/e2e-ticket.png", full_page=True)
     ctx.close()
@@ -164,15 +166,13 @@ def test_request_lifecycle_in_the_browser(transactional_db, live_server, browser
     public = page.locator("#timeline li.message:not(.internal)", has_text=reply_text)
     expect(public).to_be_visible()
     expect(public.locator(".meta")).to_contain_text("Cora Consultant")
-    decision = page.locator("#decision-form")
-    decision.locator("select[name=target]").select_option(label="Accept")
-    decision.get_by_role("button", name="Confirm").click()
+    page.locator("#decision").get_by_role("button", name="Accept the solution").click()
     expect(page.locator(".messages")).to_contain_text("your decision was recorded")
     expect(page.locator("#ticket-status")).to_have_text("Archived")
-    expect(page.locator("#decision-form")).to_have_count(0)
+    expect(page.locator("#decision")).to_have_count(0)
 
     with page.expect_download() as info:
-        page.locator("#timeline .attachments a", has_text="stock-error.png").click()
+        page.locator("#request-text .attachments a", has_text="stock-error.png").click()
     download = info.value
     assert download.suggested_filename == "stock-error.png"
     assert Path(download.path()).read_bytes() == png
@@ -212,16 +212,17 @@ def test_approval_by_link_unblocks_the_move_in_the_browser(transactional_db, liv
 
     ctx, page = _sign_in(browser, base, "cora")
     page.goto(f"/console/tickets/{ticket.number}/")
+    page.locator("#approvals summary").click()  # the request form is folded away
     form = page.locator("#approval-form")
     form.locator("textarea[name=action_text]").fill("Run UPDATE on 214 stock rows in production")
     form.locator("select[name=target_status]").select_option("in_progress")
     form.get_by_role("button", name="Ask for approval").click()
     expect(page.locator(".messages")).to_contain_text("Approval requested")
     expect(page.locator("#approvals")).to_contain_text("Waiting for approval")
-    workflow = page.locator("#transition-form")
-    workflow.locator("select[name=target]").select_option("in_progress")
-    workflow.get_by_role("button", name="Apply").click()
-    expect(page.locator(".messages")).to_contain_text("needs the customer's approval")
+    props = page.locator("#properties-form")
+    props.locator("select[name=status]").select_option("in_progress")
+    props.get_by_role("button", name="Save").click()
+    expect(page.locator("#properties-form")).to_contain_text("needs the customer's approval")
     expect(page.locator("#ticket-status")).to_have_text("Sprint")
 
     mail = OutboundMail.objects.get(kind="approval", to_address="coco@alpha.example")
@@ -237,9 +238,9 @@ def test_approval_by_link_unblocks_the_move_in_the_browser(transactional_db, liv
 
     page.goto(f"/console/tickets/{ticket.number}/")  # not reload(): that would re-post
     expect(page.locator("#approvals")).to_contain_text("Approved")
-    workflow = page.locator("#transition-form")
-    workflow.locator("select[name=target]").select_option("in_progress")
-    workflow.get_by_role("button", name="Apply").click()
+    props = page.locator("#properties-form")
+    props.locator("select[name=status]").select_option("in_progress")
+    props.get_by_role("button", name="Save").click()
     expect(page.locator("#ticket-status")).to_have_text("In progress")
     expect(page.locator("#timeline")).to_contain_text("approved")
     ctx.close()

@@ -176,6 +176,9 @@ CUSTOMER_PAGES = {
     "portal:list",
     "portal:new",
     "portal:reports",
+    # Approvals on the requests the customer may see (visible_tickets), answered only by
+    # whoever desk.approvals.may_decide allows.
+    "portal:approvals",
     # The REST API's lists and forms hold only the caller's own data; the token page
     # lists the caller's own tokens; the schema and its documentation hold no data.
     "api:v1:ticket-list",
@@ -201,6 +204,10 @@ CUSTOMER_PAGES = {
     # Health probes: the same answer for everyone, no organisation's data in it.
     "healthz",
     "readyz",
+    # A redirect to the static icon.
+    "favicon",
+    # Full-text search over visible_tickets (aftercare/search/tests cover every role).
+    "search:portal",
 }
 # Pages anyone may open without signing in.
 PUBLIC_PAGES = {
@@ -221,9 +228,12 @@ PUBLIC_PAGES = {
     "api:docs",
     "healthz",
     "readyz",
+    "favicon",
 }
 # API endpoints for staff only: customers get 403 whatever they name, as in the console.
 STAFF_ONLY_API = {"api:v1:user-list", "api:v1:user-detail", "api:v1:ticket-sla"}
+# The console's full-text search page (aftercare/search) is outside the console namespace.
+STAFF_ONLY_API |= {"search:console"}
 # django-ninja's marker for the API's base path (it computes the schema's paths from it):
 # it answers 404 to everyone and serves nothing.
 NINJA_ROOT = "api:v1:api-root"

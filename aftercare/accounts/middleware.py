@@ -18,6 +18,7 @@ class UserPreferencesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.permset = PermSet(request.user)  # type: ignore[attr-defined]
         user = request.user
+        previous = translation.get_language()
         if user.is_authenticated:
             if user.language:
                 translation.activate(user.language)
@@ -28,4 +29,11 @@ class UserPreferencesMiddleware:
                 timezone.deactivate()
         response = self.get_response(request)
         timezone.deactivate()
+        # The thread goes back to the language it had: a worker thread (or a test) that
+        # serves the next request or runs the next job does not inherit this user's.
+        if user.is_authenticated and user.language:
+            if previous:
+                translation.activate(previous)
+            else:
+                translation.deactivate()
         return response

@@ -131,6 +131,16 @@ for _role in (Role.MANAGER, Role.ADMIN):
         "lifecycle.change_environment",
         "lifecycle.approve_emergency_deployment",
     ]
+# Canned answers (the composer's prepared replies): managers and administrators keep them.
+for _role in (Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += [
+        f"desk.{verb}_cannedanswer" for verb in ("view", "add", "change", "delete")
+    ]
+
+# The queue's shared views (the sidebar every agent sees): managers and administrators
+# curate them; every agent keeps personal views of their own.
+for _role in (Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += ["console.manage_shared_views"]
 
 
 def sync_role_groups(**kwargs: Any) -> None:

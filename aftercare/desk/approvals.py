@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from aftercare.accounts.models import User
@@ -84,6 +84,47 @@ def _event(ticket: Ticket, actor, action: str, note: str = "") -> None:
     record(ticket, actor, action, note=note)
 
 
+def _refuse_duplicate(ticket: Ticket, *, action: str, target_status: str) -> None:
+    """One pending approval per move: a second one would e-mail the approvers twice and
+    leave two answers that may disagree. The ticket row is locked so two agents asking at
+    the same moment are serialised. Expired approvals do not count (nobody can answer
+    them); without a target status, only the same action text counts as the same move."""
+    Ticket.objects.with_scopes_disabled().select_for_update().filter(pk=ticket.pk).first()
+    pending = (
+        Approval.objects.with_scopes_disabled()
+        .filter(ticket_id=ticket.pk, state=Approval.State.PENDING, expires_at__gt=timezone.now())
+        .select_related("requested_by")
+        .order_by("requested_at")
+    )
+    for existing in pending:
+        same = (
+            existing.target_status == target_status
+            if target_status
+            else not existing.target_status and existing.action.strip() == action
+        )
+        if not same:
+            continue
+        params = {
+            "action": existing.action[:200],
+            "who": existing.requested_by.display_name,
+            "when": formats.date_format(
+                timezone.localtime(existing.requested_at), "SHORT_DATETIME_FORMAT"
+            ),
+        }
+        if target_status:
+            params["status"] = existing.get_target_status_display()
+            message = _(
+                "An approval for the move to “%(status)s” is already pending: “%(action)s”, "
+                "asked by %(who)s on %(when)s. Wait for the answer or withdraw it first."
+            )
+        else:
+            message = _(
+                "The same approval is already pending: “%(action)s”, asked by %(who)s on "
+                "%(when)s. Wait for the answer or withdraw it first."
+            )
+        raise ValidationError(message % params, code="duplicate_pending")
+
+
 @transaction.atomic
 def request(
     *, ticket: Ticket, actor: User, action: str, target_status: str = "", days: int | None = None
@@ -99,6 +140,7 @@ def request(
         )
     if target_status and target_status not in Status.values:
         raise ValidationError({"target_status": _("Choose a status.")})
+    _refuse_duplicate(ticket, action=action, target_status=target_status)
     people = [u for u in approvers(ticket) if u.email]
     if not people:
         raise ValidationError(

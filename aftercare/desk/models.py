@@ -397,3 +397,42 @@ class ApprovalLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.approval_id} → {self.user_id}"
+
+
+class CannedAnswer(models.Model):
+    """A prepared reply an agent inserts into the composer, with placeholders filled.
+
+    The body is agent-written text with ``{{ customer.name }}``-style placeholders; it is
+    filled by ``desk.canned.fill`` (a fixed list of names, plain substitution), never by the
+    template engine, so an answer cannot reach anything but the values offered.
+    """
+
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "Placeholders: {{customer.name}}, {{reporter.name}}, {{reporter.first_name}}, "
+            "{{ticket.number}}, {{ticket.subject}}, {{agent.name}}, {{agent.first_name}}."
+        ),
+    )
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
+    )
+    shared = models.BooleanField(_("shared with all staff"), default=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_answers",
+        verbose_name=_("owner"),
+        help_text=_("For a personal answer: the only agent who is offered it."),
+    )
+
+    class Meta:
+        verbose_name = _("canned answer")
+        verbose_name_plural = _("canned answers")
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title

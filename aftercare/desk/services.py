@@ -623,6 +623,40 @@ def classify(
     return ticket
 
 
+@transaction.atomic
+def set_level(
+    *,
+    ticket: Ticket,
+    actor: User,
+    level: int,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Ticket:
+    """Put a request at a support level. Up to L2 is an escalation (``escalate``'s rules
+    and event); back to L1 hands it down again, for staff who may escalate."""
+    check_writable()
+    if not PermSet(actor).has("desk.escalate_ticket"):
+        raise PermissionDenied(_("You may not change the level of requests."))
+    if int(level) not in Level.values:
+        raise ValidationError({"level": _("Choose a level.")})
+    ticket = _lock(ticket, expected_version)
+    if not PermSet(actor).may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not change the level of requests."))
+    if ticket.level == int(level):
+        return ticket
+    if int(level) == Level.L2:
+        return escalate(ticket=ticket, actor=actor, note=note)
+    if not ticket.is_open:
+        raise ValidationError(_("Only open requests can change level."))
+    old = ticket.level
+    ticket.level = int(level)
+    _touch(ticket, ["level"])
+    _event(
+        ticket, actor, "desk.ticket.updated", field="level", old=old, new=ticket.level, note=note
+    )
+    return ticket
+
+
 TAG_MAX = 50
 
 

@@ -83,6 +83,19 @@ class Entry:
     new: str = ""
     show_values: bool = False
     note: str = ""
+    # The message that carried the description when the request was filed: the page shows
+    # it once, as the request's text, not again as the first entry of the conversation.
+    opening: bool = False
+
+    @property
+    def group(self) -> str:
+        """The timeline filter's name for this entry: conversation or changes."""
+        return "conversation" if self.kind == "message" else "changes"
+
+    @property
+    def key(self) -> str:
+        """Stable id of the entry in the page (the live refresh appends unknown keys)."""
+        return f"{self.kind[0]}{self.obj.pk}"
 
 
 def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
@@ -93,6 +106,13 @@ def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
         Entry("message", m.created_at, m, attachments=files_by_message.get(m.pk, []))
         for m in visible_messages(permset, ticket)
     ]
+    first = min(
+        (e for e in entries if not e.obj.is_internal),
+        key=lambda e: (e.at, e.obj.pk),
+        default=None,
+    )
+    if first is not None and first.obj.body.strip() == ticket.description.strip():
+        first.opening = True
     staff = permset.has("desk.view_internal_note")
     for ev in visible_events(permset, ticket):
         if ev.action in ("desk.reply.added", "desk.note.added"):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aftercare.desk.models import CLOSED_STATUSES, Approval, Category, Ticket
+from aftercare.lib.widgets import DateInput, DateTimeInput
 from aftercare.lifecycle.models import Deployment, Environment, Product, Release
 
 
@@ -17,7 +18,7 @@ class DeploymentForm(forms.Form):
     deployed_at = forms.DateTimeField(
         label=_("When"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=DateTimeInput(),
     )
     result = forms.ChoiceField(label=_("Result"), choices=Deployment.Result.choices)
     change_requests = forms.ModelMultipleChoiceField(
@@ -104,7 +105,7 @@ class ReleaseForm(forms.ModelForm):
         model = Release
         fields = ["product", "version", "service_pack", "released_on", "notes"]
         widgets = {
-            "released_on": forms.DateInput(attrs={"type": "date"}),
+            "released_on": DateInput(),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 

@@ -16,10 +16,18 @@ from django.utils.translation import gettext_lazy
 
 from aftercare.desk import approvals, services, workflow
 from aftercare.desk.forms import ReplyForm, RequestForm, TransitionForm
-from aftercare.desk.models import CLOSED_STATUSES, OPEN_STATUSES, Approval, Channel, Status
+from aftercare.desk.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Approval,
+    Channel,
+    Status,
+    Ticket,
+)
 from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
 from aftercare.desk.timeline import build_timeline
 from aftercare.lib.keyset import paginate
+from aftercare.portal import approvals_page, status_help
 from aftercare.tenancy.models import System
 from aftercare.tenancy.querysets import visible_organisations
 
@@ -142,6 +150,9 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
     rules = workflow.allowed_transitions(ticket.status, permset.ticket_roles(ticket))
     reply_form = ReplyForm()
     transition_form = TransitionForm(rules=rules, initial={"version": ticket.version})
+    accept_rule, reopen_rule, other_rules = _decision_rules(ticket, rules)
+    reopen_targets = {r.target for r in rules if r.reason_required}
+    reopening = False
     status = 200
     if request.method == "POST":
         action = request.POST.get("action")
@@ -160,6 +171,7 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
                     return redirect("portal:detail", number=ticket.number)
             elif action == "transition":
                 transition_form = TransitionForm(request.POST, rules=rules)
+                reopening = request.POST.get("target") in reopen_targets
                 if transition_form.is_valid():
                     data = transition_form.cleaned_data
                     services.transition(
@@ -179,14 +191,7 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
                 if approval is None:
                     messages.error(request, _("Unknown approval."))
                 else:
-                    approvals.decide(
-                        approval=approval,
-                        user=request.user,
-                        approve=action == "approve",
-                        via=Approval.Via.PORTAL,
-                        note=request.POST.get("note", "")[:2000],
-                    )
-                    messages.success(request, _("Thank you, your decision was recorded."))
+                    _answer(request, approval, approve=action == "approve")
                     return redirect("portal:detail", number=ticket.number)
             else:
                 messages.error(request, _("Unknown action."))
@@ -214,6 +219,11 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
             "ticket": ticket,
             "timeline": build_timeline(permset, ticket),
             "rules": rules,
+            "accept_rule": accept_rule,
+            "reopen_rule": reopen_rule,
+            "other_rules": other_rules,
+            "reopening": reopening,
+            "status_text": status_help.explain(ticket.status, ticket.category),
             "reply_form": reply_form,
             "transition_form": transition_form,
             "can_reply": ticket.status != Status.ARCHIVED,
@@ -223,6 +233,80 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
             "can_decide": approvals.may_decide(request.user, ticket),
         },
         status=status,
+    )
+
+
+def _decision_rules(
+    ticket: Ticket, rules: list[workflow.Rule]
+) -> tuple[workflow.Rule | None, workflow.Rule | None, list[workflow.Rule]]:
+    """Split the customer's moves into the two big buttons and the rest.
+
+    Released: "Accept the solution" is the move to Archived, "Still a problem — reopen"
+    the move back to In progress (a reason is required by the workflow). Any other move the
+    table offers the customer stays in the plain form below, so nothing is hidden.
+    """
+    accept = next((r for r in rules if r.target == Status.ARCHIVED), None)
+    reopen = next((r for r in rules if r.target == Status.IN_PROGRESS and r.reason_required), None)
+    if ticket.status != Status.RELEASED or accept is None or reopen is None:
+        return None, None, rules
+    # "Reopen into sprint" is the desk's planning choice, not the customer's: the customer
+    # says "still a problem", the desk plans it.
+    others = [r for r in rules if r not in (accept, reopen) and r.target != Status.SPRINT]
+    return accept, reopen, others
+
+
+def _answer(request: HttpRequest, approval: Approval, *, approve: bool) -> None:
+    """Approve or decline in the portal; ``approvals.decide`` checks who may."""
+    approvals.decide(
+        approval=approval,
+        user=request.user,
+        approve=approve,
+        via=Approval.Via.PORTAL,
+        note=request.POST.get("note", "")[:2000],
+    )
+    if approve:
+        messages.success(
+            request, _("Thank you, you approved: %(action)s") % {"action": approval.action[:160]}
+        )
+    else:
+        messages.success(
+            request, _("Thank you, you declined: %(action)s") % {"action": approval.action[:160]}
+        )
+
+
+@customer_required
+def approval_list(request: HttpRequest) -> HttpResponse:
+    """What awaits the coordinator's answer, then what was answered recently."""
+    permset = request.permset
+    if request.method == "POST":
+        action = request.POST.get("action")
+        pk = request.POST.get("approval", "")
+        approval = (
+            approvals_page.visible(permset).filter(pk=int(pk)).first()
+            if action in ("approve", "decline") and pk.isdigit()
+            else None
+        )
+        if approval is None:
+            messages.error(request, _("Unknown approval."))
+        else:
+            try:
+                _answer(request, approval, approve=action == "approve")
+            except approvals.ApprovalError as exc:
+                messages.error(request, exc.message)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+        return redirect("portal:approvals")
+    pending, answered = approvals_page.listing(permset)
+    return render(
+        request,
+        "portal/approvals.html",
+        {
+            "pending": pending,
+            "answered": answered,
+            "decidable": approvals_page.decidable(permset, pending),
+            "many_orgs": len(permset.memberships) > 1,
+            "recent_days": approvals_page.RECENT_DAYS,
+        },
     )
 
 

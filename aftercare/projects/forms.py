@@ -3,9 +3,10 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from aftercare.lib.widgets import DateInput
 from aftercare.projects.models import Decision, Side, Snag, StageKind
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = DateInput()
 
 
 class ProjectForm(forms.Form):

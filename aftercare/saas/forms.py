@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from aftercare.lib.widgets import DateInput
 from aftercare.saas.models import Extra, Migration, OfferItem
 from aftercare.saas.spam import HONEYPOT
 
@@ -30,7 +31,7 @@ class QuoteForm(forms.ModelForm):
             "message",
         ]
         widgets = {
-            "desired_date": forms.DateInput(attrs={"type": "date"}),
+            "desired_date": DateInput(),
             "message": forms.Textarea(attrs={"rows": 5, "maxlength": 4000}),
         }
 
@@ -113,9 +114,7 @@ class ExtraForm(forms.ModelForm):
 
 
 class ScheduleForm(forms.Form):
-    scheduled_for = forms.DateField(
-        label=_("migration date"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    scheduled_for = forms.DateField(label=_("migration date"), widget=DateInput())
     target_site = forms.CharField(label=_("target SaaS site"), max_length=200)
     training_needs = forms.CharField(
         label=_("extra training needs"), required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -164,7 +163,7 @@ class DecisionForm(forms.Form):
 
 class AcceptanceForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=200)
-    accepted_on = forms.DateField(label=_("date"), widget=forms.DateInput(attrs={"type": "date"}))
+    accepted_on = forms.DateField(label=_("date"), widget=DateInput())
     comment = forms.CharField(
         label=_("comment"),
         required=False,

@@ -1,5 +1,13 @@
 """SLA reports: compliance, response and resolution times, backlog age.
 
+A clock counts in the report once its outcome is known. A stopped clock (met or
+breached) counts in the month of ``stopped_at``. A clock still running past its deadline
+has already missed its target: it counts as breached in the month of its ``deadline``
+until it stops, and from then on like any stopped clock. A paused clock has no running deadline
+(``_recompute`` clears it), so it counts only if the periodic check recorded a breach
+before the pause (``breached_at``), in that month; a paused clock not yet late is still
+undecided and is left out. See ``docs/sla.md``.
+
 Callers pass the querysets they are allowed to see (the console: every ticket in reach;
 the portal: one coordinator's organisations), so the report has no access rules of its
 own to get wrong. Aggregation happens in the database; percentiles are computed from one
@@ -13,7 +21,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, When
+from django.db.models import Case, Count, DateTimeField, F, IntegerField, Q, QuerySet, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,6 +70,7 @@ class Report:
     times: dict[str, dict[str, float | None]] = field(default_factory=dict)
     backlog: list[tuple[str, int]] = field(default_factory=list)
     open_total: int = 0
+    overdue: dict[str, int] = field(default_factory=dict)  # metric → still open, past due
 
 
 def month_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -81,7 +90,7 @@ def build(
     now = now or timezone.now()
     lo, hi = month_range(start, end)
     report = Report(start=start, end=end)
-    done = clocks.filter(stopped_at__gte=lo, stopped_at__lt=hi)
+    done = decided(clocks, lo, hi, now)
     met = Count("pk", filter=Q(state=SlaClock.State.MET))
     names = {
         "organisation": ("ticket__organisation__name", None),
@@ -98,7 +107,7 @@ def build(
                 for item in data
             ]
         months = (
-            rows.annotate(month=TruncMonth("stopped_at"))
+            rows.annotate(month=TruncMonth("decided_at"))
             .values("month")
             .annotate(total=Count("pk"), met=met)
             .order_by("month")
@@ -110,6 +119,7 @@ def build(
             Row(_("All"), sum(r.total for r in per["month"]), sum(r.met for r in per["month"]))
         ]
         report.by_metric[metric] = per
+        report.overdue[metric] = rows.filter(stopped_at__isnull=True).count()
         values = sorted(
             rows.exclude(elapsed_minutes__isnull=True).values_list("elapsed_minutes", flat=True)
         )
@@ -134,6 +144,33 @@ def build(
     report.backlog = [(label, counts.get(i, 0)) for i, (_u, label) in enumerate(AGE_BUCKETS)]
     report.open_total = sum(counts.values())
     return report
+
+
+def decided(
+    clocks: QuerySet[SlaClock], lo: datetime, hi: datetime, now: datetime
+) -> QuerySet[SlaClock]:
+    """The clocks whose outcome became known in ``[lo, hi)``, annotated ``decided_at``.
+
+    Stopped clocks by ``stopped_at``; running clocks past due by ``deadline`` (they are
+    breached although nobody stopped them yet); paused clocks the check had already marked
+    breached by ``breached_at``. Running and paused clocks are never ``met``, so the
+    ``met`` count needs no special case.
+    """
+    overdue_until = min(hi, now)
+    running = SlaClock.State.RUNNING
+    paused = SlaClock.State.PAUSED
+    return clocks.filter(
+        Q(stopped_at__gte=lo, stopped_at__lt=hi)
+        | Q(stopped_at__isnull=True, state=running, deadline__gte=lo, deadline__lt=overdue_until)
+        | Q(stopped_at__isnull=True, state=paused, breached_at__gte=lo, breached_at__lt=hi)
+    ).annotate(
+        decided_at=Case(
+            When(stopped_at__isnull=False, then=F("stopped_at")),
+            When(state=running, then=F("deadline")),
+            default=F("breached_at"),
+            output_field=DateTimeField(),
+        )
+    )
 
 
 def to_csv(report: Report) -> str:

@@ -400,7 +400,8 @@ def test_it_shows_the_request_page(agent, ticket):
     assert response.status_code == 200
     body = response.content.decode()
     assert ticket.subject in body and "Posting fails with an error." in body
-    assert 'id="assign-form"' in body and 'id="escalate-form"' in body
+    # One properties form (assignee, level and the rest) instead of a form per action.
+    assert 'id="properties-form"' in body and 'name="assignee"' in body and 'name="level"' in body
 
 
 def test_it_answers_404_for_an_unknown_number(agent):
@@ -786,10 +787,10 @@ def test_it_offers_only_staff_who_may_see_the_customer_as_assignees(
     agent, ticket, consultant, beta_consultant
 ):
     response = agent.get(_ticket_url(ticket))
-    assignees = {pk for pk, _label in response.context["assign_form"].fields["assignee"].choices}
-    consultants = {pk for pk, _l in response.context["escalate_form"].fields["consultant"].choices}
-    assert consultant.pk in assignees and consultant.pk in consultants
-    assert beta_consultant.pk not in assignees | consultants
+    # The properties form's assignee list (escalation hands over to L2 without a name).
+    assignees = {pk for pk, _label in response.context["properties"].fields["assignee"].choices}
+    assert consultant.pk in assignees
+    assert beta_consultant.pk not in assignees
 
 
 def test_it_shows_why_a_request_cannot_go_to_an_agent_restricted_elsewhere(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q, Value
+from django.db.models.functions import Replace
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
@@ -20,17 +24,31 @@ from aftercare.desk import services
 from aftercare.tenancy.models import Membership, System
 from aftercare.tenancy.querysets import visible_organisations
 
+CALLER_RESULTS = 20
+
+
+def _may_open_on_behalf(request: HttpRequest) -> None:
+    if not request.permset.has("desk.open_ticket_on_behalf"):
+        raise PermissionDenied(_("You may not register requests on behalf of customers."))
+
 
 @agent_required
 def new_ticket(request: HttpRequest) -> HttpResponse:
+    """The form; ``?organisation=`` (and ``&pick=`` a caller) fills it in.
+
+    Choosing the organisation re-asks this page with htmx and swaps in only the caller
+    and system fields, filtered to that organisation, so what was typed elsewhere stays.
+    """
     permset = request.permset
-    if not permset.has("desk.open_ticket_on_behalf"):
-        raise PermissionDenied(_("You may not register requests on behalf of customers."))
+    _may_open_on_behalf(request)
     organisations = list(visible_organisations(permset).filter(is_active=True))
     form = OnBehalfForm(
         request.POST or None,
         request.FILES or None,
-        initial={"organisation": request.GET.get("organisation")},
+        initial={
+            "organisation": request.GET.get("organisation"),
+            "reporter": request.GET.get("pick"),
+        },
     )
     form.fields["organisation"].choices = [("", "—"), *((o.pk, o.name) for o in organisations)]
     # Callers are people of the organisations in reach, and only of the chosen one once
@@ -48,10 +66,12 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
         ("", _("— new caller —")),
         *((m.user_id, f"{m.organisation.name} — {m.user.display_name}") for m in members),
     ]
-    systems = System.objects.filter(organisation__in=organisations).select_related("organisation")
+    systems = System.objects.filter(
+        organisation__in=[chosen] if chosen else organisations
+    ).select_related("organisation")
     form.fields["system"].choices = [
         ("", "—"),
-        *((s.pk, f"{s.organisation.name} — {s}") for s in systems),
+        *((s.pk, str(s) if chosen else f"{s.organisation.name} — {s}") for s in systems),
     ]
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -85,9 +105,78 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/new_ticket.html",
-        {"form": form, "nav": "new"},
+        {"form": form, "nav": "new", "chosen": chosen},
         status=400 if request.method == "POST" else 200,
     )
+
+
+@agent_required
+def callers(request: HttpRequest) -> JsonResponse:
+    """Type-ahead for the caller: people of the organisations this agent may see.
+
+    ``?q=`` matches every word against the first and last name, the e-mail address and
+    the phone number (spaces, dashes, dots and brackets ignored on both sides);
+    ``?organisation=`` narrows to one organisation, and one out of reach gives nothing.
+    """
+    _may_open_on_behalf(request)
+    query = (request.GET.get("q") or "").strip()[:100]
+    reach = visible_organisations(request.permset).filter(is_active=True)
+    organisation = request.GET.get("organisation") or ""
+    if organisation:
+        valid = organisation.isascii() and organisation.isdigit() and len(organisation) < 10
+        reach = reach.filter(pk=int(organisation)) if valid else reach.none()
+    if len(query) < 2:
+        return JsonResponse({"results": []})
+    members = (
+        Membership.objects.filter(organisation__in=reach, user__is_active=True)
+        .annotate(phone_digits=_digits("user__phone"))
+        .select_related("user", "organisation")
+    )
+    whole = _strip_phone(query)
+    if re.fullmatch(r"\+?\d{3,}", whole):
+        # A phone number, however it was typed: "+40 21-000", "0721 000".
+        # A leading 0 or + is where national and international forms differ.
+        members = members.filter(phone_digits__contains=whole.lstrip("+").lstrip("0") or whole)
+    else:
+        for word in query.split()[:5]:
+            match = Q()
+            # SQLite's LIKE ignores case for ASCII only: "ștefan" must still find "Ștefan".
+            for form in {word, word.lower(), word.capitalize(), word.upper()}:
+                match |= (
+                    Q(user__first_name__icontains=form)
+                    | Q(user__last_name__icontains=form)
+                    | Q(user__email__icontains=form)
+                )
+            members = members.filter(match)
+    members = members.order_by("user__first_name", "user__last_name", "organisation__name", "pk")
+    results = [
+        {
+            "id": m.user_id,
+            "name": m.user.display_name,
+            "email": m.user.email,
+            "phone": m.user.phone,
+            "organisation": m.organisation_id,
+            "organisation_name": m.organisation.name,
+        }
+        for m in members[:CALLER_RESULTS]
+    ]
+    return JsonResponse({"results": results})
+
+
+PHONE_NOISE = (" ", "-", ".", "(", ")", "/")
+
+
+def _strip_phone(text: str) -> str:
+    for char in PHONE_NOISE:
+        text = text.replace(char, "")
+    return text
+
+
+def _digits(field: str) -> Replace | str:
+    expression = field
+    for char in PHONE_NOISE:
+        expression = Replace(expression, Value(char), Value(""))
+    return expression
 
 
 def _chosen_organisation(form: OnBehalfForm, organisations: list):

@@ -2,82 +2,317 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
+
+from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Trim
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from aftercare.accounts.querysets import agents
 from aftercare.console.forms import (
+    BULK_LIMIT,
+    DEFAULT_SORT,
+    SLA_FILTERS,
+    SORT_COLUMNS,
     SORTS,
+    STATUS_FILTERS,
     QueueFilterForm,
+    normalise_filters,
 )
+from aftercare.console.models import SavedView
 from aftercare.console.views.common import _prefix, _safe_next, agent_required
 from aftercare.console.views.request import _perform
 from aftercare.desk import workflow
-from aftercare.desk.models import OPEN_STATUSES, Status
+from aftercare.desk.models import OPEN_STATUSES, Category, Level, Priority, Status
 from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
 from aftercare.lib.keyset import paginate
+from aftercare.search.query import ticket_filter
 from aftercare.tenancy.querysets import visible_organisations
+
+
+def _cleaned(form: QueueFilterForm) -> dict:
+    """The filters that are valid: a bad value drops that filter alone, not all of them."""
+    if not form.is_bound:
+        return {}
+    form.is_valid()
+    return dict(form.cleaned_data)
+
+
+def _conditions(data: dict, *, user, default_status: str = "open", now=None) -> Q:
+    """Every filter except the text search, as one condition.
+
+    The list, the sidebar's counts and the saved views all use it, so a count always
+    matches the list that its link opens.
+    """
+    now = now or timezone.now()
+    cond = Q()
+    status = data.get("status") or default_status
+    if status == "open":
+        cond &= Q(status__in=OPEN_STATUSES)
+    elif status != "all":
+        cond &= Q(status=status)
+    for name in ("priority", "level", "organisation"):
+        if data.get(name) not in (None, ""):
+            cond &= Q(**{name if name != "organisation" else "organisation_id": data[name]})
+    if data.get("category"):
+        cond &= Q(category=data["category"])
+    assignee = data.get("assignee")
+    if assignee == "me":
+        cond &= Q(assignee=user)
+    elif assignee == "none":
+        cond &= Q(assignee__isnull=True)
+    elif assignee:
+        cond &= Q(assignee_id=int(assignee))
+    sla = data.get("sla")
+    if sla == "hour":
+        # Only running clocks have a due time; one already past is breaching too.
+        cond &= Q(sla_due_at__lte=now + timedelta(hours=1))
+    elif sla == "soon":
+        cond &= Q(sla_warn_at__lte=now, sla_due_at__gt=now)
+    elif sla == "breached":
+        cond &= Q(sla_due_at__lte=now) | Q(sla_state="breached")
+    elif sla == "paused":
+        cond &= Q(sla_state="paused")
+    return cond
 
 
 def _filtered(request: HttpRequest, form: QueueFilterForm, default_status: str = "open"):
     qs = visible_tickets(request.permset)
-    data = form.cleaned_data if form.is_valid() else {}
-    status = data.get("status") or default_status
-    if status == "open":
-        qs = qs.filter(status__in=OPEN_STATUSES)
-    elif status != "all":
-        qs = qs.filter(status=status)
-    for name in ("priority", "level", "organisation"):
-        if data.get(name) not in (None, ""):
-            qs = qs.filter(**{name if name != "organisation" else "organisation_id": data[name]})
-    if data.get("category"):
-        qs = qs.filter(category=data["category"])
-    assignee = data.get("assignee")
-    if assignee == "me":
-        qs = qs.filter(assignee=request.user)
-    elif assignee == "none":
-        qs = qs.filter(assignee__isnull=True)
-    elif assignee:
-        qs = qs.filter(assignee_id=int(assignee))
-    sla = data.get("sla")
-    now = timezone.now()
-    if sla == "soon":
-        qs = qs.filter(sla_warn_at__lte=now, sla_due_at__gt=now)
-    elif sla == "breached":
-        qs = qs.filter(Q(sla_due_at__lte=now) | Q(sla_state="breached"))
-    elif sla == "paused":
-        qs = qs.filter(sla_state="paused")
-    if data.get("sort") == "sla":
-        qs = qs.filter(sla_due_at__isnull=False)  # only running clocks have a due time
+    data = _cleaned(form)
+    cond = _conditions(data, user=request.user, default_status=default_status)
+    if cond:
+        qs = qs.filter(cond)
+    # A sort key that is computed (the workflow's order of statuses, the assignee's name)
+    # comes with the rows, so every caller (the queue, the API) pages by it alike.
+    key = SORTS.get(data.get("sort") or DEFAULT_SORT, SORTS[DEFAULT_SORT])[0]
+    annotation = _sort_annotation(key)
+    if annotation is not None:
+        qs = qs.annotate(**{key: annotation})
     text = (data.get("q") or "").strip()
     if text:
         if text.upper().startswith(f"{_prefix()}-"):
             qs = qs.filter(number=text.upper())  # the unique index answers at once
         elif text.isdigit():
-            qs = qs.filter(Q(number__endswith=f"-{int(text):06d}") | Q(subject__icontains=text))
+            qs = qs.filter(
+                Q(number__endswith=f"-{int(text):06d}") | ticket_filter(request.permset, text)
+            )
         else:
-            qs = qs.filter(subject__icontains=text)
+            # Full text (aftercare/search): subject, description, replies, notes for staff
+            # who may read them, file and people's names; case and accents ignored.
+            qs = qs.filter(ticket_filter(request.permset, text))
     return qs, data
+
+
+# How a sort key that is not a plain column is computed (see ``forms.SORT_COLUMNS``).
+def _sort_annotation(key: str):
+    if key == "status_rank":
+        # The workflow's order, not the alphabet's.
+        return Case(
+            *(When(status=s, then=Value(i)) for i, s in enumerate(Status.values)),
+            default=Value(len(Status.values)),
+            output_field=IntegerField(),
+        )
+    if key == "subject_key":
+        return Lower("subject")
+    if key == "assignee_key":
+        # The name the list shows (display_name), empty for nobody: sorted last.
+        name = NullIf(
+            Trim(Concat("assignee__first_name", Value(" "), "assignee__last_name")), Value("")
+        )
+        return Lower(
+            Coalesce(name, NullIf("assignee__email", Value("")), "assignee__username"),
+            output_field=CharField(null=True),
+        )
+    return None
+
+
+def _sorted(qs, sort: str):
+    """(queryset, key, descending) for a sort value; an unknown value sorts by default."""
+    key, descending, _label = SORTS.get(sort or DEFAULT_SORT, SORTS[DEFAULT_SORT])
+    annotation = _sort_annotation(key)
+    if annotation is not None and key not in qs.query.annotations:
+        qs = qs.annotate(**{key: annotation})
+    return qs, key, descending
+
+
+# Columns of the list, in order: (column, label, sortable).
+COLUMNS = (
+    ("number", _("Number"), True),
+    ("subject", _("Subject"), True),
+    ("organisation", _("Organisation"), True),
+    ("status", _("Status"), True),
+    ("priority", _("Priority"), True),
+    ("category", _("Category"), False),
+    ("level", _("Level"), True),
+    ("assignee", _("Assignee"), True),
+    ("sla", _("SLA"), True),
+    ("updated", _("Updated"), True),
+)
+
+
+def _query(filters: dict, **extra) -> str:
+    return urlencode({**filters, **{k: v for k, v in extra.items() if v}})
+
+
+def _headers(filters: dict, sort: str) -> list[dict]:
+    """Each column header: a link that sorts by it (again: the other way) and its state."""
+    current = sort or DEFAULT_SORT
+    headers = []
+    for column, label, sortable in COLUMNS:
+        header = {"column": column, "label": label, "sortable": sortable, "aria": "none"}
+        if sortable:
+            first_desc = SORT_COLUMNS[column][1]
+            if current == column:
+                header.update(aria="ascending", next=f"-{column}")
+            elif current == f"-{column}":
+                header.update(aria="descending", next=column)
+            else:
+                header["next"] = f"-{column}" if first_desc else column
+            header["href"] = "?" + _query(filters, sort=header["next"])
+        headers.append(header)
+    return headers
+
+
+BUILTIN_VIEWS = (
+    ("all", _("All open"), {}),
+    ("mine", _("Mine"), {"assignee": "me"}),
+    ("unassigned", _("Unassigned"), {"assignee": "none"}),
+    ("breaching", _("Breaching within an hour"), {"sla": "hour"}),
+    ("waiting", _("Waiting for the customer"), {"status": Status.WAITING.value}),
+    ("l1", _("L1"), {"level": "1"}),
+    ("l2", _("L2"), {"level": "2"}),
+)
+_STATUS_VALUES = {v for v, _l in STATUS_FILTERS}
+_SLA_VALUES = {v for v, _l in SLA_FILTERS}
+
+
+def _light(filters: dict) -> dict:
+    """A saved view's filters, typed for ``_conditions`` without building a whole form
+    (which would query organisations and agents once per view). Bad values drop out."""
+    data: dict = {}
+    if filters.get("status") in _STATUS_VALUES:
+        data["status"] = filters["status"]
+    for name, allowed in (("priority", Priority.values), ("level", Level.values)):
+        value = filters.get(name, "")
+        if value.isdigit() and int(value) in allowed:
+            data[name] = int(value)
+    if filters.get("organisation", "").isdigit():
+        data["organisation"] = int(filters["organisation"])
+    if filters.get("category") in Category.values:
+        data["category"] = filters["category"]
+    assignee = filters.get("assignee", "")
+    if assignee in ("me", "none") or assignee.isdigit():
+        data["assignee"] = assignee
+    if filters.get("sla") in _SLA_VALUES:
+        data["sla"] = filters["sla"]
+    data["q"] = filters.get("q", "")
+    return data
+
+
+def _signature(filters: dict) -> str:
+    """Filters in one canonical form; queue.js builds the same from the address bar."""
+    return "\n".join(sorted(f"{k}={v}" for k, v in filters.items()))
+
+
+def visible_saved_views(request: HttpRequest):
+    """The user's own views and the shared ones; never another agent's personal view."""
+    return SavedView.objects.filter(
+        Q(owner=request.user, is_shared=False) | Q(is_shared=True)
+    ).order_by("-is_shared", "position", "pk")
+
+
+def _sidebar(request: HttpRequest, current: dict, sort: str) -> dict:
+    """The views with their counts, all counted in one aggregate query.
+
+    Each count is ``COUNT(*) FILTER (WHERE …)`` with the same conditions as the list
+    its link opens, over the requests the user may see (a restricted agent counts only
+    their organisations). The rows scanned are the open ones, widened only as far as a
+    saved view's status filter needs.
+    """
+    permset = request.permset
+    now = timezone.now()
+    entries = []
+    for key, label, filters in BUILTIN_VIEWS:
+        entries.append({"key": key, "label": label, "filters": filters, "saved": None})
+    for view in visible_saved_views(request):
+        filters = normalise_filters(view.filters())
+        org = filters.get("organisation", "")
+        if view.is_shared and org.isdigit() and not permset.sees_organisation(int(org)):
+            continue  # nothing of it is theirs: not even its name
+        entries.append(
+            {"key": f"v{view.pk}", "label": view.name, "filters": filters, "saved": view}
+        )
+    statuses: set[str] | None = set(OPEN_STATUSES)
+    aggregates = {}
+    for entry in entries:
+        data = _light(entry["filters"])
+        cond = _conditions(data, user=request.user, now=now)
+        status = data.get("status") or "open"
+        if status == "all":
+            statuses = None
+        elif statuses is not None and status != "open":
+            statuses.add(status)
+        text = data["q"].strip()
+        if text:
+            # The search is written once, in ``_filtered``: use it as a subquery.
+            texted, _data = _filtered(
+                request, QueueFilterForm(QueryDict(urlencode({"q": text}))), default_status="all"
+            )
+            cond &= Q(pk__in=texted.values("pk"))
+        aggregates[entry["key"]] = Count("pk", filter=cond) if cond else Count("pk")
+    base = visible_tickets(permset)
+    if statuses is not None:
+        base = base.filter(status__in=sorted(statuses))
+    counts = base.aggregate(**aggregates)
+    current_signature = _signature(current)
+    current_sort = sort or DEFAULT_SORT
+    views = {"builtin": [], "shared": [], "mine": []}
+    for entry in entries:
+        view = entry["saved"]
+        entry["count"] = counts.get(entry["key"], 0)
+        entry["signature"] = _signature(entry["filters"])
+        entry["href"] = reverse("console:queue") + (
+            "?" + view.url_query()
+            if view
+            else ("?" + _query(entry["filters"]) if entry["filters"] else "")
+        )
+        entry["sort"] = (view.sort or DEFAULT_SORT) if view else ""
+        entry["active"] = entry["signature"] == current_signature and (
+            not view or entry["sort"] == current_sort
+        )
+        group = "builtin" if view is None else ("shared" if view.is_shared else "mine")
+        views[group].append(entry)
+    return views
+
+
+def _current_filters(params) -> tuple[dict, str]:
+    sort = params.get("sort") or ""
+    return normalise_filters(params), (sort if sort in SORTS else "")
 
 
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
     from django.conf import settings
 
+    agent_list = list(agents())
     form = QueueFilterForm(
         request.GET or None,
         organisations=visible_organisations(request.permset).only("pk", "name"),
-        agents=agents(),
+        agents=agent_list,
+        lenient_organisation=True,
     )
     qs, data = _filtered(request, form)
-    field, descending, _label = SORTS.get(data.get("sort") or "-updated", SORTS["-updated"])
+    filters, sort = _current_filters(request.GET)
+    sorted_qs, key, descending = _sorted(qs.select_related("organisation", "assignee"), sort)
     page = paginate(
-        qs.select_related("organisation", "assignee"),
-        field,
+        sorted_qs,
+        key,
         descending=descending,
         size=settings.AFTERCARE_QUEUE_PAGE_SIZE,
         after=request.GET.get("after"),
@@ -96,6 +331,34 @@ def queue(request: HttpRequest) -> HttpResponse:
             "total": qs.count(),
             "params": params.urlencode(),
             "nav": "queue",
+            "headers": _headers(filters, sort),
+            "views": _sidebar(request, filters, sort),
+            "view_query": _query(filters, sort=sort),
+            "may_share": request.permset.has("console.manage_shared_views"),
+            "bulk_agents": agent_list,
+            "bulk_statuses": Status.choices,
+            "bulk_priorities": Priority.choices,
+            "bulk_levels": Level.choices,
+            "bulk_limit": BULK_LIMIT,
+        },
+    )
+
+
+@agent_required
+def queue_counts(request: HttpRequest) -> HttpResponse:
+    """The sidebar alone, for its refresh every minute (and after bulk changes).
+
+    The page it refreshes sends its own address (htmx's ``HX-Current-URL``), so the view
+    being looked at stays marked.
+    """
+    current = QueryDict(urlsplit(request.headers.get("HX-Current-URL", "")).query)
+    filters, sort = _current_filters(current)
+    return render(
+        request,
+        "console/_queue_sidebar.html",
+        {
+            "views": _sidebar(request, filters, sort),
+            "may_share": request.permset.has("console.manage_shared_views"),
         },
     )
 
@@ -117,6 +380,7 @@ def board(request: HttpRequest) -> HttpResponse:
         request.GET or None,
         organisations=visible_organisations(request.permset).only("pk", "name"),
         agents=agents(),
+        lenient_organisation=True,
     )
     # The columns are the statuses and each sorts by urgency: no status or sort filter.
     del form.fields["status"], form.fields["sort"]

@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from aftercare.accounts.models import User
-from aftercare.accounts.querysets import agents, agents_seeing, consultants, consultants_seeing
+from aftercare.accounts.querysets import agents, consultants
 from aftercare.console.forms import (
     AssignForm,
     ClassifyForm,
     EscalateForm,
     PriorityForm,
 )
+from aftercare.console.request_forms import ComposerForm, PropertiesForm
 from aftercare.console.views.common import _attach_errors, _safe_next, agent_required
 from aftercare.desk import approvals, services, workflow
+from aftercare.desk import canned as canned_answers
 from aftercare.desk.forms import ApprovalRequestForm, ReplyForm, TransitionForm
-from aftercare.desk.models import Approval, Channel, Status, Ticket
+from aftercare.desk.models import Approval, Channel, Event, Level, Message, Status, Ticket
 from aftercare.desk.querysets import get_ticket_for_user
 from aftercare.desk.timeline import build_timeline
 from aftercare.sla import services as sla_services
 from aftercare.tenancy.models import System
+
+
+def _acknowledgement_applies(ticket: Ticket, clocks: list[dict]) -> bool:
+    """Offer "Acknowledge" only while it means something: the first-response clock runs,
+    nobody acknowledged yet and the desk has not already answered the customer."""
+    if not any(c["clock"].metric == "first_response" and c["clock"].is_active for c in clocks):
+        return False
+    answered = (
+        Event.objects.filter(ticket=ticket, action="desk.ticket.acknowledged").exists()
+        or Message.objects.filter(
+            ticket=ticket, kind=Message.Kind.PUBLIC, author__in=agents()
+        ).exists()
+    )
+    return not answered
 
 
 def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
@@ -32,56 +51,42 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
     roles = permset.ticket_roles(ticket)
     rules = workflow.allowed_transitions(ticket.status, roles)
     version = {"version": ticket.version}
-    systems = System.objects.filter(organisation_id=ticket.organisation_id)
-    assign_form = forms.get("assign") or AssignForm(
-        initial={"assignee": ticket.assignee_id, **version}
-    )
-    # Only staff who may see this customer's requests are offered (desk.services.assign
-    # refuses the others; the forms below still accept any id so its message is shown).
-    assign_form.fields["assignee"].choices = [
-        ("", _("Nobody")),
-        *((a.pk, a.display_name) for a in agents_seeing(ticket.organisation_id)),
-    ]
-    escalate_form = forms.get("escalate") or EscalateForm(initial=version)
-    escalate_form.fields["consultant"].choices = [
-        ("", _("Any consultant")),
-        *((c.pk, c.display_name) for c in consultants_seeing(ticket.organisation_id)),
-    ]
+    may_note = permset.has("desk.add_internal_note")
     clocks = sla_services.panel(ticket)
-    classify_form = forms.get("classify") or ClassifyForm(
-        initial={
-            "category": ticket.category,
-            "system": ticket.system_id,
-            "subject": ticket.subject,
-            **version,
-        }
+    approvals_list = list(
+        ticket.approvals.select_related("decided_by", "requested_by").order_by("-requested_at")
     )
-    classify_form.fields["system"].choices = [("", "—"), *((s.pk, str(s)) for s in systems)]
+    timeline = build_timeline(permset, ticket)
+    opening = next((e for e in timeline if e.opening), None)
+    language = get_language() or ""
+    canned = sorted(
+        canned_answers.offered_to(request.user).values("pk", "title", "language"),
+        key=lambda a: (a["language"] not in ("", language), a["title"].lower()),
+    )
     return {
         "ticket": ticket,
-        "approvals": ticket.approvals.select_related("decided_by", "requested_by").order_by(
-            "-requested_at"
-        ),
+        "approvals": approvals_list,
+        "show_approvals": bool(approvals_list)
+        or (ticket.is_open and permset.has("desk.request_approval")),
         "approval_form": forms.get("approval") or ApprovalRequestForm(),
-        "timeline": build_timeline(permset, ticket),
-        "reply_form": forms.get("reply") or ReplyForm(),
-        "transition_form": forms.get("transition")
-        or TransitionForm(rules=rules, initial=version, staff=True),
+        "timeline": timeline,
+        "opening": opening,
+        "composer": forms.get("compose")
+        or ComposerForm(rules=rules, may_note=may_note, initial=version),
+        "properties": forms.get("properties") or PropertiesForm(ticket=ticket, permset=permset),
         "rules": rules,
-        "assign_form": assign_form,
-        "escalate_form": escalate_form,
-        "priority_form": forms.get("priority")
-        or PriorityForm(initial={"priority": ticket.priority, **version}),
-        "classify_form": classify_form,
+        "canned_answers": canned,
+        "max_attachment_bytes": settings.AFTERCARE_MAX_ATTACHMENT_BYTES,
+        "max_attachments": settings.AFTERCARE_MAX_ATTACHMENTS_PER_MESSAGE,
         "nav": "queue",
         "sla_clocks": clocks,
-        "can_acknowledge": any(
-            c["clock"].metric == "first_response" and c["clock"].is_active for c in clocks
-        ),
+        "can_acknowledge": _acknowledgement_applies(ticket, clocks),
     }
 
 
 ACTIONS = (
+    "compose",
+    "properties",
     "reply",
     "transition",
     "assign",
@@ -104,14 +109,254 @@ def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
     if action not in ACTIONS:
         messages.error(request, _("Unknown action."))
         return redirect("console:ticket", number=ticket.number)
-    form, done = _perform(request, ticket, action)
+    if action == "compose":
+        form, done = _compose(request, ticket)
+    elif action == "properties":
+        form, done = _save_properties(request, ticket)
+    else:
+        # The separate actions (board, API-like posts, older pages) stay accepted; their
+        # forms are no longer on the page, so their errors are also reported as messages.
+        form, done = _perform(request, ticket, action, report=True)
     if done:
         return redirect(
             _safe_next(request) or reverse("console:ticket", kwargs={"number": ticket.number})
         )
     ticket.refresh_from_db()
     context = _ticket_context(request, ticket, **{action: form})
+    if action not in ("compose", "properties"):
+        context[f"{action}_form"] = form
     return render(request, "console/ticket.html", context, status=400)
+
+
+def _conflict(ticket: Ticket) -> services.ConflictError:
+    # The same words as desk.services._lock, so the message reads the same everywhere.
+    return services.ConflictError(
+        _(
+            "%(number)s was changed by someone else while you were editing it. "
+            "Reload the page to see their change, then try again."
+        )
+        % {"number": ticket.number}
+    )
+
+
+def _check_version(ticket: Ticket, expected: int | None) -> Ticket:
+    """Lock the request and refuse if it moved on since the form was loaded."""
+    fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if expected is not None and fresh.version != expected:
+        raise _conflict(fresh)
+    return fresh
+
+
+@services._removes_files_on_failure  # noqa: SLF001 - one transaction around two services
+@transaction.atomic
+def _reply_then_move(
+    *, ticket: Ticket, actor: User, data: dict, version: int | None
+) -> tuple[Message, Ticket]:
+    """The composer's one submit: the message first, then the move, or neither.
+
+    Both services join this transaction, so a refused move rolls the message back too (and
+    the outer wrapper deletes its files); nothing is sent, nothing half-done remains.
+    """
+    target = data.get("then") or ""
+    if target:
+        ticket = _check_version(ticket, version)
+    message = services.reply(
+        ticket=ticket,
+        actor=actor,
+        body=data["body"],
+        internal=data["mode"] == "note",
+        attachments=data["files"],
+        channel=Channel.CONSOLE,
+    )
+    if target:
+        ticket = services.transition(
+            ticket=ticket, actor=actor, target=target, reason=data.get("reason") or ""
+        )
+    return message, ticket
+
+
+def _compose(request: HttpRequest, ticket: Ticket):
+    permset = request.permset
+    rules = workflow.allowed_transitions(ticket.status, permset.ticket_roles(ticket))
+    form = ComposerForm(
+        request.POST,
+        request.FILES,
+        rules=rules,
+        may_note=permset.has("desk.add_internal_note"),
+    )
+    if not form.is_valid():
+        if "then" in form.errors:
+            messages.error(request, _("That move is not available for this request."))
+        return form, False
+    data = form.cleaned_data
+    try:
+        _reply_then_move(ticket=ticket, actor=request.user, data=data, version=data.get("version"))
+    except workflow.TransitionError as exc:
+        form.add_error("reason" if data.get("then") else None, exc.message)
+        messages.error(
+            request,
+            _("Nothing was sent: the move was refused. %(why)s") % {"why": exc.message},
+        )
+        return form, False
+    except services.ConflictError as exc:
+        form.add_error(None, str(exc))
+        messages.error(request, str(exc))
+        return form, False
+    except ValidationError as exc:
+        _attach_errors(form, exc)
+        return form, False
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc) or _("You may not do that."))
+        messages.error(request, str(exc) or _("You may not do that."))
+        return form, False
+    note = data["mode"] == "note"
+    sent = _("Internal note added.") if note else _("Reply sent.")
+    if data.get("then"):
+        sent = _("%(sent)s %(number)s moved to “%(status)s”.") % {
+            "sent": sent,
+            "number": ticket.number,
+            "status": Status(data["then"]).label,
+        }
+    messages.success(request, sent)
+    return form, True
+
+
+class _Refused(Exception):
+    """Raised inside the properties transaction so that nothing of it is kept."""
+
+
+# Which form field a service's error belongs to.
+_ERROR_FIELDS = {
+    "assignee": "assignee",
+    "system": "system",
+    "category": "category",
+    "priority": "priority",
+    "tags": "tags",
+}
+
+
+def _save_properties(request: HttpRequest, ticket: Ticket):
+    """Apply the changed properties through their services, all or nothing."""
+    permset, user = request.permset, request.user
+    form = PropertiesForm(request.POST, ticket=ticket, permset=permset)
+    posted = request.POST.get("version", "")
+    if posted.isdigit() and int(posted) != ticket.version:
+        # Compared with a newer request every field looks "changed": say what happened.
+        conflict = _conflict(ticket)
+        form.is_valid()
+        form.add_error(None, str(conflict))
+        messages.error(request, str(conflict))
+        return form, False
+    if not form.is_valid():
+        return form, False
+    data = form.cleaned_data
+    changed = form.changed_fields()
+    if not changed:
+        messages.info(request, _("Nothing was changed."))
+        return form, True
+    errors: dict[str, list[str]] = {}
+
+    def attempt(field: str, call) -> None:
+        try:
+            call()
+        except workflow.TransitionError as exc:
+            errors.setdefault(field, []).append(str(exc.message))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for name, errs in exc.error_dict.items():
+                    target = {"reason": f"{field}_reason"}.get(name, _ERROR_FIELDS.get(name, field))
+                    for e in errs:
+                        errors.setdefault(target, []).extend(e.messages)
+            else:
+                errors.setdefault(field, []).extend(exc.messages)
+        except PermissionDenied as exc:
+            errors.setdefault(field, []).append(str(exc) or str(_("You may not do that.")))
+
+    try:
+        with transaction.atomic():
+            current = _check_version(ticket, data.get("version"))
+            if "category" in changed or "system" in changed:
+                system = (
+                    System.objects.filter(
+                        pk=data["system"], organisation_id=ticket.organisation_id
+                    ).first()
+                    if data.get("system")
+                    else None
+                )
+                if "system" in changed and system is None:
+                    errors.setdefault("system", []).append(
+                        str(
+                            _("This system belongs to another organisation.")
+                            if data.get("system")
+                            else _("A request's system can be changed but not removed.")
+                        )
+                    )
+                attempt(
+                    "category",
+                    lambda: services.classify(
+                        ticket=current,
+                        actor=user,
+                        category=data["category"] if "category" in changed else None,
+                        system=system,
+                    ),
+                )
+            if "priority" in changed:
+                attempt(
+                    "priority",
+                    lambda: services.reprioritise(
+                        ticket=current,
+                        actor=user,
+                        priority=data["priority"],
+                        reason=data.get("priority_reason") or "",
+                    ),
+                )
+            if "level" in changed:
+                if data["level"] == Level.L2:
+                    attempt(
+                        "level",
+                        lambda: services.escalate(
+                            ticket=current, actor=user, note=data.get("level_note") or ""
+                        ),
+                    )
+                else:
+                    errors.setdefault("level", []).append(
+                        str(_("A request cannot be handed back to L1 here."))
+                    )
+            if "assignee" in changed:
+                assignee = User.objects.filter(pk=data["assignee"]).first()
+                attempt(
+                    "assignee",
+                    lambda: services.assign(ticket=current, actor=user, assignee=assignee),
+                )
+            if "tags" in changed:
+                attempt(
+                    "tags",
+                    lambda: services.set_tags(ticket=current, actor=user, names=data["tags"]),
+                )
+            if "status" in changed:
+                attempt(
+                    "status",
+                    lambda: services.transition(
+                        ticket=current,
+                        actor=user,
+                        target=data["status"],
+                        reason=data.get("status_reason") or "",
+                    ),
+                )
+            if errors:
+                raise _Refused
+    except _Refused:
+        for name, errs in errors.items():
+            for e in errs:
+                form.add_error(name if name in form.fields else None, e)
+        messages.error(request, _("Nothing was saved; see the marked fields."))
+        return form, False
+    except services.ConflictError as exc:
+        form.add_error(None, str(exc))
+        messages.error(request, str(exc))
+        return form, False
+    messages.success(request, _("Saved."))
+    return form, True
 
 
 def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool = False):

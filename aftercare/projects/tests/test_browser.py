@@ -55,6 +55,7 @@ def test_go_live_plan_from_template_to_decision(transactional_db, live_server, b
     staff(Role.MANAGER, username="mara", first_name="Mara", last_name="Manager")
 
     ctx, page = _sign_in(browser, live_server.url, "mara")
+    page.locator("nav.mainnav .nav-more > summary").click()  # rarely used links wait in "More"
     page.locator("nav.mainnav").get_by_role("link", name="Go-live projects").click()
     page.get_by_role("link", name="New project from template").click()
     form = page.locator("#project-form")

@@ -9,13 +9,14 @@ from aftercare.saas.tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
-# Words from the project's catalogues that each PDF must show in the customer's language.
+# Words from the project's catalogues that each PDF must show in the customer's language
+# (labels start with a capital letter, whatever case the catalogue has).
 WORDS = {
-    "en": ["Reference", "Product", "Total", "country"],
-    "ro": ["Referință", "Produs", "țară"],
-    "fr": ["Référence", "Produit", "pays"],
-    "uk": ["Ідентифікатор", "Продукт", "Усього", "країна"],
-    "ru": ["Идентификатор", "Продукт", "Всего", "страна"],
+    "en": ["Reference", "Product", "Total", "Country"],
+    "ro": ["Referință", "Produs", "Țară"],
+    "fr": ["Référence", "Produit", "Pays"],
+    "uk": ["Ідентифікатор", "Продукт", "Усього", "Країна"],
+    "ru": ["Идентификатор", "Продукт", "Всего", "Страна"],
 }
 # The customer's own data: Romanian diacritics and Cyrillic in every language.
 DATA = ["ș", "ț", "ă", "î", "â", "Migrare bază de date și configurare", "Навчання користувачів"]

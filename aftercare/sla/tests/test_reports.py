@@ -95,7 +95,7 @@ def test_manager_sees_the_report_and_exports_csv(history, client_for, manager):
         reverse("console:reports"), {"from": "2026-11", "to": "2026-11", "format": "csv"}
     )
     assert export["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(export.content.decode())))
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert rows[0][0] == "metric"
     assert ["resolution", "all", "All", "3", "2", "1", "66.7"] in rows
 
@@ -114,7 +114,7 @@ def test_coordinator_sees_only_their_organisation(history, client_for, coordinat
             io.StringIO(
                 c.get(
                     reverse("portal:reports"), {"from": "2026-11", "to": "2026-11", "format": "csv"}
-                ).content.decode()
+                ).content.decode("utf-8-sig")
             )
         )
     )
