@@ -4,6 +4,8 @@
     .venv/bin/python bench/search.py \\
         --database-url postgres://postgres@127.0.0.1:5432/aftercare_search_bench
     .venv/bin/python bench/search.py --tickets 20000 --samples 100    # a quick run
+    .venv/bin/python bench/search.py --reuse --helpdesk-data /tmp/peer/data100k \\
+        --http-scenario search --http-scenario queue_search       # beside django-helpdesk
 
 1. ``bench/seed.py`` makes a fresh database (``--tickets`` requests with 1-3 messages each,
    written with bulk inserts, which bypass the index writers); ``--reuse`` skips this and
@@ -20,9 +22,21 @@
    search page and the queue's ``?q=`` through Django's test client (no network).
 
 Prints markdown tables of p50/p95 per query and overall, and with ``--out`` appends one
-JSON line per measurement. The helpdesk comparison (HTTP, side by side) is
-``bench/console.py --helpdesk-data …``, whose "search" pair now runs this index through
-the queue's ``q``; see docs/benchmarks.md.
+JSON line per measurement.
+
+5. (Run before step 4.) Over HTTP, side by side with django-helpdesk (``--helpdesk-data /tmp/peer/data100k``;
+   ``--http`` alone measures Aftercare only): starts ``gunicorn aftercare.wsgi`` (2 sync
+   workers) on this database and the peer's ``hdproj.wsgi`` (2 sync workers, a temporary
+   copy of its seeded data) on 127.0.0.1, and drives both with the peer harness's own
+   client, ``loadtest/bench_http.py`` (httpx, concurrency 1), run by the peer venv's
+   Python: its ``search`` scenario (``/tickets/?q=WORD`` plus its DataTables XHR) for
+   helpdesk, and this file, which doubles as a ``bench_http.py`` profile (``setup`` and
+   ``SCENARIOS`` below), for Aftercare's ``/console/search/?q=WORD`` signed in as
+   ``bench``. Words rotate over the harness's ``printer, invoice, vpn, zzznohit`` for both.
+   ``--http-rounds`` alternating rounds (A H, H A, …) share ``--http-seconds`` per
+   product and scenario, so both see the same noise; prints each round, the ratio helpdesk ÷
+   Aftercare per round, and the load average. ``--http-only`` skips step 4
+   (in-process).
 """
 
 from __future__ import annotations
@@ -31,9 +45,12 @@ import argparse
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,6 +94,45 @@ QUERIES = [
 ]
 
 
+HTTP_WORDS = "printer,invoice,vpn,zzznohit"  # the peer harness's search rotation
+
+
+# --- this file as a bench_http.py profile (Aftercare, signed in as the bench operator) ---
+
+
+async def setup(client, cfg: dict) -> dict:
+    """bench_http.py profile hook: sign in through the login form (CSRF token + cookie)."""
+    r = await client.get("/accounts/login/")
+    assert r.status_code == 200, f"login form {r.status_code}"
+    m = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', r.text)
+    token = m.group(1) if m else client.cookies.get("csrftoken", "")
+    r = await client.post(
+        "/accounts/login/",
+        data={
+            "username": cfg["user"],
+            "password": cfg["password"],
+            "csrfmiddlewaretoken": token,
+            "next": "/console/",
+        },
+        headers={"Referer": cfg["base_url"] + "/accounts/login/"},
+    )
+    assert r.status_code == 302, f"login failed: {r.status_code}"
+    return {"search": cfg["extra"].get("search", HTTP_WORDS).split(",")}
+
+
+def _http_get(path: str):
+    async def sample(client, ctx: dict, i: int, rng) -> bool:
+        word = ctx["search"][max(i, 0) % len(ctx["search"])]
+        r = await client.get(path, params={"q": word})
+        assert r.status_code == 200, f"{path}?q={word}: {r.status_code}"
+        return True
+
+    return sample
+
+
+SCENARIOS = {"search": _http_get("/console/search/"), "queue_search": _http_get("/console/")}
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tickets", type=int, default=100_000)
@@ -88,7 +144,30 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip-seed", action="store_true", help="keep seed.py's data, redo the rest")
     p.add_argument("--out", help="append JSON lines here")
     p.add_argument("--seed", type=int, default=7)
-    return p.parse_args()
+    h = p.add_argument_group("over HTTP, beside django-helpdesk (step 5)")
+    h.add_argument("--http", action="store_true", help="measure Aftercare's page over HTTP")
+    h.add_argument("--http-only", action="store_true", help="skip the in-process timing")
+    h.add_argument("--helpdesk-data", help="a seeded helpdesk data dir (copied first)")
+    h.add_argument("--helpdesk-venv", default="/tmp/peer/venv", help="has gunicorn and httpx")
+    h.add_argument(
+        "--helpdesk-harness",
+        default=str(ROOT.parent / "shared" / "peers" / "django-helpdesk"),
+        help="the peer harness (hdproj/, loadtest/bench_http.py)",
+    )
+    h.add_argument("--port", type=int, default=8030, help="Aftercare's gunicorn")
+    h.add_argument("--helpdesk-port", type=int, default=8031)
+    h.add_argument("--http-seconds", type=float, default=20, help="per product, all rounds")
+    h.add_argument("--http-rounds", type=int, default=2)
+    h.add_argument("--http-words", default=HTTP_WORDS)
+    h.add_argument(
+        "--http-scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="Aftercare scenario(s) (default: search, the console search page)",
+    )
+    args = p.parse_args()
+    args.http = args.http or bool(args.helpdesk_data) or args.http_only
+    return args
 
 
 def configure(args: argparse.Namespace) -> None:
@@ -99,6 +178,8 @@ def configure(args: argparse.Namespace) -> None:
         os.environ["DATABASE_URL"] = args.database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "aftercare.settings"
     os.environ["DEBUG"] = "0"
+    # One log line per request would bury the tables (console.py does the same).
+    os.environ.setdefault("AFTERCARE_LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
 
@@ -169,6 +250,167 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def bench_http(
+    args,
+    port: int,
+    profile: str,
+    user: str,
+    password: str,
+    scenario: str,
+    seconds: float,
+    label: str,
+) -> dict:
+    """One bench_http.py run (concurrency 1) in the peer venv; returns its JSON row."""
+    harness = Path(args.helpdesk_harness)
+    cmd = [str(Path(args.helpdesk_venv) / "bin" / "python"), "loadtest/bench_http.py"]
+    cmd += ["--base-url", f"http://127.0.0.1:{port}", "--profile", profile]
+    cmd += ["--user", user, "--password", password, "--extra", f"search={args.http_words}"]
+    cmd += ["--scenario", f"{scenario}:1:{seconds:g}", "--label", label]
+    out = subprocess.run(  # noqa: S603 - the harness's own client, loopback only
+        cmd, cwd=harness, check=True, capture_output=True, text=True
+    )
+    if out.stderr.strip():
+        print(out.stderr.strip(), file=sys.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def http_side_by_side(args: argparse.Namespace, engine: str, report: dict) -> list[dict]:
+    """Step 5: both products over HTTP with the peer harness's client, alternating."""
+    from console import aftercare_environment, start_server, stop_server
+
+    harness = Path(args.helpdesk_harness)
+    if not (harness / "loadtest" / "bench_http.py").exists():
+        raise SystemExit(f"no loadtest/bench_http.py under {harness} (--helpdesk-harness)")
+    env = aftercare_environment(args)
+    data_dir = Path(env["AFTERCARE_DATA_DIR"])
+    seed_file = data_dir / "bench.json"
+    seed_info = json.loads(seed_file.read_text()) if seed_file.exists() else {}
+    ac_user, ac_pass = seed_info.get("staff_login", ["bench", "bench-pass-123"])
+    servers: list[subprocess.Popen] = []
+    peer_tmp = None
+    rows: list[dict] = []
+    load = [os.getloadavg()[0]]
+    try:
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        cmd = [gunicorn, "aftercare.wsgi:application", "--bind", f"127.0.0.1:{args.port}"]
+        cmd += ["--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+        servers.append(
+            start_server(cmd, env, ROOT, args.port, data_dir / "gunicorn.log", "/accounts/login/")
+        )
+        targets = [
+            ("aftercare", args.port, str(Path(__file__).resolve()), ac_user, ac_pass, s)
+            for s in (args.http_scenario or ["search"])
+        ]
+        if args.helpdesk_data:
+            src = Path(args.helpdesk_data)
+            peer = json.loads((src / "seed.json").read_text())
+            peer_tmp = tempfile.mkdtemp(prefix="helpdesk-search-")
+            shutil.copytree(src, peer_tmp, dirs_exist_ok=True)
+            penv = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("AFTERCARE")
+                and k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PYTHONPATH", "DEBUG")
+            }
+            penv["HD_DATA_DIR"] = peer_tmp
+            pcmd = [str(Path(args.helpdesk_venv) / "bin" / "gunicorn"), "hdproj.wsgi:application"]
+            pcmd += ["--bind", f"127.0.0.1:{args.helpdesk_port}", "--workers", "2"]
+            pcmd += ["--worker-class", "sync", "--log-level", "warning"]
+            servers.append(
+                start_server(
+                    pcmd,
+                    penv,
+                    harness / "hdproj",
+                    args.helpdesk_port,
+                    Path(peer_tmp) / "gunicorn.log",
+                    "/login/",
+                )
+            )
+            report["helpdesk_tickets"] = peer["tickets"]
+            report["helpdesk_followups"] = peer.get("followups")
+            targets.append(
+                (
+                    "django-helpdesk",
+                    args.helpdesk_port,
+                    str(harness / "loadtest" / "profiles" / "helpdesk.py"),
+                    peer["admin_user"],
+                    peer["admin_pass"],
+                    "search",
+                )
+            )
+            print(f"django-helpdesk: {peer['tickets']} tickets (copy in {peer_tmp})", flush=True)
+        per_round = args.http_seconds / args.http_rounds
+        for r in range(args.http_rounds):
+            order = targets if r % 2 == 0 else list(reversed(targets))
+            for product, port, profile, user, password, scenario in order:
+                print(f"  round {r + 1}: {product} {scenario} ({per_round:g} s) ...", flush=True)
+                row = bench_http(args, port, profile, user, password, scenario, per_round, engine)
+                row.update(product=product, round=r + 1, loadavg=round(os.getloadavg()[0], 2))
+                rows.append(row)
+    finally:
+        for proc in reversed(servers):
+            stop_server(proc)
+        if peer_tmp:
+            shutil.rmtree(peer_tmp, ignore_errors=True)
+    load.append(os.getloadavg()[0])
+    report["http_loadavg"] = [round(v, 2) for v in load]
+
+    print(
+        f"\n### Over HTTP ({engine}), bench_http.py, concurrency 1, {args.http_rounds} "
+        f"alternating rounds; load average {load[0]:.2f} before, {load[1]:.2f} after "
+        f"({os.cpu_count()} CPUs)\n"
+    )
+    print("| round | product | scenario | samples | err | p50 ms | p95 ms | mean ms | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['round']} | {row['product']} | {row['scenario']} | {row['ok']} | "
+            f"{row['errors']} | {row['p50_ms']} | {row['p95_ms']} | {row['mean_ms']} | "
+            f"{row['loadavg']} |"
+        )
+
+    def combined(mine: list[dict]) -> dict | None:
+        # Weighted by samples: bench_http.py reports percentiles, not raw latencies.
+        n = sum(r["ok"] for r in mine)
+        if not n:
+            return None
+        return {
+            "samples": n,
+            "p50_ms": round(sum(r["p50_ms"] * r["ok"] for r in mine if r["ok"]) / n, 1),
+            "p95_ms": round(sum(r["p95_ms"] * r["ok"] for r in mine if r["ok"]) / n, 1),
+        }
+
+    def ratio_row(name: str, a: dict | None, h: dict | None) -> None:
+        if a and h and a["p50_ms"] and h["p50_ms"]:
+            print(
+                f"| {name} | {a['p50_ms']} / {a['p95_ms']} | {h['p50_ms']} / {h['p95_ms']} | "
+                f"{h['p50_ms'] / a['p50_ms']:.1f} | {h['p95_ms'] / a['p95_ms']:.1f} |"
+            )
+
+    peer_rows = [x for x in rows if x["product"] == "django-helpdesk"]
+    for scenario in dict.fromkeys(x["scenario"] for x in rows if x["product"] == "aftercare"):
+        mine = [x for x in rows if x["product"] == "aftercare" and x["scenario"] == scenario]
+        if not peer_rows:
+            c = combined(mine)
+            if c:
+                print(
+                    f"\nAftercare {scenario}, all rounds (sample-weighted): "
+                    f"{c['samples']} samples, p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms"
+                )
+            continue
+        print(
+            f"\n| round | Aftercare {scenario} p50 / p95 ms | helpdesk search p50 / p95 ms "
+            "| ratio p50 (helpdesk ÷ Aftercare) | ratio p95 |"
+        )
+        print("|---|---|---|---|---|")
+        for r in range(1, args.http_rounds + 1):
+            a = next(x for x in mine if x["round"] == r)
+            h = next(x for x in peer_rows if x["round"] == r)
+            ratio_row(str(r), a if a["ok"] else None, h if h["ok"] else None)
+        ratio_row("all (sample-weighted)", combined(mine), combined(peer_rows))
+    return [{"what": "http", **row} for row in rows]
+
+
 def main() -> None:
     args = parse_args()
     configure(args)
@@ -225,6 +467,17 @@ def main() -> None:
         f"{report['documents']} documents",
         flush=True,
     )
+
+    http_rows: list[dict] = []
+    if args.http:
+        connection.close()
+        http_rows = http_side_by_side(args, engine, report)
+    if args.http_only:
+        if args.out:
+            with Path(args.out).open("a") as fh:
+                for row in http_rows:
+                    fh.write(json.dumps({**report, **row}) + "\n")
+        return
 
     staff = User.objects.get(username="bench")
     coordinator = User.objects.get(username="bench-coord")
@@ -311,7 +564,7 @@ def main() -> None:
         )
     if args.out:
         with Path(args.out).open("a") as fh:
-            for row in lines:
+            for row in [*http_rows, *lines]:
                 fh.write(json.dumps({**report, **row}) + "\n")
 
 

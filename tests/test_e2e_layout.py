@@ -1,10 +1,10 @@
 """Every page each role uses, in a real browser, at 1366×900 and 390×844, in all five
 languages: no horizontal scroll, no server error, no console error, nothing cut off.
 
-Set ``AFTERCARE_SHOTS`` to a folder to keep a screenshot of every page walked (that is how
+Set ``AFTERCARE_SCREENSHOTS`` to a folder to keep a screenshot of every page walked (that is how
 the pages were looked at before they were called done)::
 
-    AFTERCARE_SHOTS=/tmp/shots make test PYTEST_ARGS="tests/test_e2e_layout.py"
+    AFTERCARE_SCREENSHOTS=/tmp/shots make test PYTEST_ARGS="tests/test_e2e_layout.py"
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def test_every_page_fits_every_screen_in_every_language(username, demo, live_ser
     from aftercare.accounts.models import User
 
     pages, languages = ROLES[username]
-    shots = os.environ.get("AFTERCARE_SHOTS")
+    shots = os.environ.get("AFTERCARE_SCREENSHOTS")
     problems: list[str] = []
     walked = 0
     for size_name, (width, height) in WIDTHS.items():

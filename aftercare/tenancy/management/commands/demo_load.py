@@ -281,10 +281,12 @@ class Command(WritingCommand):
                     ticket=ticket,
                     actor=consultant,
                     body="We are looking into it and will come back today.",
+                    channel=Channel.CONSOLE,
                 )
         if target == Status.WAITING:
             services.reply(
                 ticket=ticket,
                 actor=consultant,
                 body="Could you send a screenshot of the settings page?",
+                channel=Channel.CONSOLE,
             )
