@@ -4,7 +4,7 @@ An operator chooses the organisation (htmx swaps in its callers and systems, and
 already typed stays), finds the caller by part of the name, picks them and files the
 request. On a phone the page must not scroll sideways.
 
-Set ``AFTERCARE_SHOTS`` to a folder to keep screenshots of this form and of the other
+Set ``AFTERCARE_SCREENSHOTS`` to a folder to keep screenshots of this form and of the other
 pages this change touched (reports, failures, a SaaS migration) in en, ro and ru.
 """
 
@@ -69,7 +69,7 @@ def _no_sideways_scroll(page) -> None:
 
 
 def _shot(page, name: str) -> None:
-    folder = os.environ.get("AFTERCARE_SHOTS")
+    folder = os.environ.get("AFTERCARE_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
@@ -129,7 +129,7 @@ def test_an_operator_files_a_request_for_a_caller(size, callers, live_server, br
 
 def test_the_touched_pages_fit_a_phone_in_three_languages(callers, live_server, browser):
     """Reports, failures and SaaS pages never scroll sideways (wide tables scroll inside
-    their own box); with ``AFTERCARE_SHOTS`` each page is photographed at both sizes."""
+    their own box); with ``AFTERCARE_SCREENSHOTS`` each page is photographed at both sizes."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -159,7 +159,7 @@ def test_the_touched_pages_fit_a_phone_in_three_languages(callers, live_server, 
         "saas": f"/saas/{migration.pk}/",
         "saas-list": "/saas/",
     }
-    sizes = list(SIZES) if os.environ.get("AFTERCARE_SHOTS") else ["phone"]
+    sizes = list(SIZES) if os.environ.get("AFTERCARE_SCREENSHOTS") else ["phone"]
     for size in sizes:
         User.objects.filter(pk=admin.pk).update(language="en")  # the sign-in reads English
         context, page = _open(browser, live_server.url, size, "ada")

@@ -1,6 +1,6 @@
 """The header search box in a real browser (Chromium), console and portal, wide and narrow.
 
-Screenshots go to ``$AFTERCARE_SHOTS/search`` when that variable is set, for a person to
+Screenshots go to ``$AFTERCARE_SCREENSHOTS/search`` when that variable is set, for a person to
 look at; the assertions do not depend on them.
 """
 
@@ -56,7 +56,7 @@ def search_data(transactional_db):
 
 
 def _shoot(page, name: str) -> None:
-    folder = os.environ.get("AFTERCARE_SHOTS")
+    folder = os.environ.get("AFTERCARE_SCREENSHOTS")
     if folder:
         path = Path(folder) / "search"
         path.mkdir(parents=True, exist_ok=True)
