@@ -816,7 +816,17 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--helpdesk-data", default="/tmp/peer/data100k")
     p.add_argument("--helpdesk-venv", default="/tmp/peer/venv")
-    p.add_argument("--helpdesk-project", default="/work/shared/peers/django-helpdesk/hdproj")
+    p.add_argument(
+        "--helpdesk-project",
+        default=str(
+            Path(__file__).resolve().parent.parent.parent
+            / "shared"
+            / "peers"
+            / "django-helpdesk"
+            / "hdproj"
+        ),
+        help="default: ../shared/peers/django-helpdesk/hdproj beside the repository",
+    )
     p.add_argument("--helpdesk-port", type=int, default=0)
     args = p.parse_args()
     args.run_id = datetime.now(UTC).strftime("%H%M%S")

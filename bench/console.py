@@ -458,7 +458,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--queries", action="store_true", help="also count SQL queries per page")
     p.add_argument("--helpdesk-data", help="a seeded django-helpdesk data dir (copied first)")
     p.add_argument("--helpdesk-venv", default="/tmp/peer/venv")
-    p.add_argument("--helpdesk-project", default="/work/shared/peers/django-helpdesk/hdproj")
+    p.add_argument(
+        "--helpdesk-project",
+        default=str(ROOT.parent / "shared" / "peers" / "django-helpdesk" / "hdproj"),
+        help="default: ../shared/peers/django-helpdesk/hdproj beside the repository",
+    )
     p.add_argument("--helpdesk-port", type=int, default=8766)
     p.add_argument("--helpdesk-seconds", type=float, default=30, help="per helpdesk scenario")
     p.add_argument(

@@ -24,7 +24,7 @@ from aftercare.sla import services as sla
 from aftercare.sla.models import Notification, SlaClock
 from aftercare.tenancy.models import Membership
 
-CORPUS = Path("/work/shared/corpora/trello")
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpora" / "trello"
 # One list on one board has a name no default rule knows; the mapping names it.
 MAPPING = {"Tasks": "in_progress"}
 # What each export must become: (cards, comments, {list name: status}).

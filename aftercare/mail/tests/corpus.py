@@ -1,7 +1,7 @@
 """The third-party mail corpus: where it is, which files it holds, what Zammad expects.
 
 The corpus lives outside the repository (``AFTERCARE_MAIL_CORPUS``, by default
-/work/shared/corpora/mail; see its README.md). Tests that need it skip when it is absent.
+../shared/corpora/mail beside the repository; see its README.md). Tests that need it skip when it is absent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-CORPUS = Path(os.environ.get("AFTERCARE_MAIL_CORPUS", "/work/shared/corpora/mail"))
+SHARED = Path(__file__).resolve().parents[3].parent / "shared"
+CORPUS = Path(os.environ.get("AFTERCARE_MAIL_CORPUS", str(SHARED / "corpora" / "mail")))
 SKIP_REASON = f"mail corpus not found at {CORPUS} (set AFTERCARE_MAIL_CORPUS)"
 
 
