@@ -52,6 +52,16 @@ R = TypeVar("R")
 class ConflictError(Exception):
     """The ticket changed since the user loaded it; their change was not applied."""
 
+    @classmethod
+    def for_ticket(cls, ticket: Ticket) -> ConflictError:
+        return cls(
+            _(
+                "%(number)s was changed by someone else while you were editing it. "
+                "Reload the page to see their change, then try again."
+            )
+            % {"number": ticket.number}
+        )
+
 
 class AttachmentStorageError(ValidationError):
     """The attachment storage failed (disk full, share or bucket away); nothing was saved.
@@ -92,13 +102,7 @@ def _event(
 def _lock(ticket: Ticket, expected_version: int | None = None) -> Ticket:
     fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if expected_version is not None and fresh.version != expected_version:
-        raise ConflictError(
-            _(
-                "%(number)s was changed by someone else while you were editing it. "
-                "Reload the page to see their change, then try again."
-            )
-            % {"number": fresh.number}
-        )
+        raise ConflictError.for_ticket(fresh)
     return fresh
 
 

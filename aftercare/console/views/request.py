@@ -128,23 +128,11 @@ def ticket_detail(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "console/ticket.html", context, status=400)
 
 
-def _conflict(ticket: Ticket) -> services.ConflictError:
-    # The same words as desk.services._lock, so the message reads the same everywhere.
-    return services.ConflictError(
-        _(
-            "%(number)s was changed by someone else while you were editing it. "
-            "Reload the page to see their change, then try again."
-        )
-        % {"number": ticket.number}
-    )
-
-
-def _check_version(ticket: Ticket, expected: int | None) -> Ticket:
-    """Lock the request and refuse if it moved on since the form was loaded."""
-    fresh = Ticket.objects.select_for_update().get(pk=ticket.pk)
-    if expected is not None and fresh.version != expected:
-        raise _conflict(fresh)
-    return fresh
+def _refuse(request: HttpRequest, form, text: str):
+    """A refusal of the whole form: above the form and as a message; (form, not done)."""
+    form.add_error(None, text)
+    messages.error(request, text)
+    return form, False
 
 
 @services._removes_files_on_failure  # noqa: SLF001 - one transaction around two services
@@ -159,7 +147,7 @@ def _reply_then_move(
     """
     target = data.get("then") or ""
     if target:
-        ticket = _check_version(ticket, version)
+        ticket = services._lock(ticket, version)  # noqa: SLF001 - the lock the services take
     message = services.reply(
         ticket=ticket,
         actor=actor,
@@ -199,16 +187,12 @@ def _compose(request: HttpRequest, ticket: Ticket):
         )
         return form, False
     except services.ConflictError as exc:
-        form.add_error(None, str(exc))
-        messages.error(request, str(exc))
-        return form, False
+        return _refuse(request, form, str(exc))
     except ValidationError as exc:
         _attach_errors(form, exc)
         return form, False
     except PermissionDenied as exc:
-        form.add_error(None, str(exc) or _("You may not do that."))
-        messages.error(request, str(exc) or _("You may not do that."))
-        return form, False
+        return _refuse(request, form, str(exc) or _("You may not do that."))
     note = data["mode"] == "note"
     sent = _("Internal note added.") if note else _("Reply sent.")
     if data.get("then"):
@@ -242,11 +226,8 @@ def _save_properties(request: HttpRequest, ticket: Ticket):
     posted = request.POST.get("version", "")
     if posted.isdigit() and int(posted) != ticket.version:
         # Compared with a newer request every field looks "changed": say what happened.
-        conflict = _conflict(ticket)
         form.is_valid()
-        form.add_error(None, str(conflict))
-        messages.error(request, str(conflict))
-        return form, False
+        return _refuse(request, form, str(services.ConflictError.for_ticket(ticket)))
     if not form.is_valid():
         return form, False
     data = form.cleaned_data
@@ -274,7 +255,7 @@ def _save_properties(request: HttpRequest, ticket: Ticket):
 
     try:
         with transaction.atomic():
-            current = _check_version(ticket, data.get("version"))
+            current = services._lock(ticket, data.get("version"))  # noqa: SLF001
             if "category" in changed or "system" in changed:
                 system = (
                     System.objects.filter(
@@ -352,9 +333,7 @@ def _save_properties(request: HttpRequest, ticket: Ticket):
         messages.error(request, _("Nothing was saved; see the marked fields."))
         return form, False
     except services.ConflictError as exc:
-        form.add_error(None, str(exc))
-        messages.error(request, str(exc))
-        return form, False
+        return _refuse(request, form, str(exc))
     messages.success(request, _("Saved."))
     return form, True
 
@@ -473,9 +452,7 @@ def _perform(request: HttpRequest, ticket: Ticket, action: str, *, report: bool 
         messages.error(request, exc.message)
         return form, False
     except services.ConflictError as exc:
-        form.add_error(None, str(exc))
-        messages.error(request, str(exc))
-        return form, False
+        return _refuse(request, form, str(exc))
     except ValidationError as exc:
         if action == "escalate" and hasattr(exc, "error_dict") and "assignee" in exc.error_dict:
             exc = ValidationError({"consultant": exc.error_dict["assignee"]})
