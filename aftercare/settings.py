@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "aftercare.imports",
     "aftercare.webhooks",
     "aftercare.search",
+    "aftercare.notifications",
+    "aftercare.timetracking",
 ]
 
 MIDDLEWARE = [

@@ -170,6 +170,18 @@ class Ticket(models.Model):
     status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
     released_at = models.DateTimeField(_("released"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # When the work on it ended (Done or Rejected); cleared when it is reopened. The
+    # dashboard's "solved per week" counts this.
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # A duplicate merged into another request points to the survivor.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     # Kept by the SLA engine: the nearest deadline and warning instant of running clocks,
     # and a summary state, so queues can filter and sort on them through an index.
@@ -212,6 +224,9 @@ class Ticket(models.Model):
             models.Index(fields=["status", "priority", "-updated_at", "-id"], name="ticket_board"),
             models.Index(fields=["status", "released_at"], name="ticket_released"),
             models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due"),
+            # The dashboard: solved per week, oldest open requests.
+            models.Index(fields=["resolved_at"], name="ticket_resolved"),
+            models.Index(fields=["status", "created_at"], name="ticket_status_created"),
         ]
 
     def __str__(self) -> str:
@@ -418,6 +433,20 @@ class CannedAnswer(models.Model):
     language = models.CharField(
         _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
     )
+    set_status = models.CharField(
+        _("then set the status"),
+        max_length=16,
+        blank=True,
+        choices=Status.choices,
+        help_text=_("Offered as the move to make when the answer is sent (optional)."),
+    )
+    set_priority = models.PositiveSmallIntegerField(
+        _("then set the priority"),
+        null=True,
+        blank=True,
+        choices=Priority.choices,
+        help_text=_("Changes the priority when the answer is sent (optional)."),
+    )
     shared = models.BooleanField(_("shared with all staff"), default=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -436,3 +465,31 @@ class CannedAnswer(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class TicketLink(models.Model):
+    """Two requests of one organisation that belong together ("related"). Stored once per
+    pair, lower id first; either side shows the other."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("related request")
+        verbose_name_plural = _("related requests")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="unique_ticket_link"),
+            models.CheckConstraint(
+                condition=models.Q(source__lt=models.F("target")), name="ticket_link_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} ↔ {self.target_id}"

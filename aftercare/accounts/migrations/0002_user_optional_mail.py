@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='optional_mail',
-            field=models.BooleanField(default=True, help_text='Status changes and assignments. Replies, approvals and SLA warnings are always sent.', verbose_name='send me optional e-mail'),
+            model_name="user",
+            name="optional_mail",
+            field=models.BooleanField(
+                default=True,
+                help_text="Status changes and assignments. Replies, approvals and SLA warnings are always sent.",
+                verbose_name="send me optional e-mail",
+            ),
         ),
     ]

@@ -8,162 +8,454 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenancy', '0001_initial'),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(editable=False, max_length=32, unique=True, verbose_name='number')),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, 'L1 (operator)'), (2, 'L2 (consultant)')], default=1, verbose_name='support level')),
-                ('category', models.CharField(choices=[('incident', 'Incident'), ('problem', 'Problem'), ('consultation', 'Consultation'), ('change', 'Change / development request'), ('documentation', 'Documentation request'), ('improvement', 'Improvement suggestion')], max_length=20, verbose_name='category')),
-                ('customer_priority', models.PositiveSmallIntegerField(choices=[(1, 'Critical'), (2, 'High'), (3, 'Normal'), (4, 'Low')], default=3, verbose_name='priority requested')),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, 'Critical'), (2, 'High'), (3, 'Normal'), (4, 'Low')], default=3, verbose_name='priority')),
-                ('priority_reason', models.TextField(blank=True, verbose_name='reason for priority change')),
-                ('channel', models.CharField(choices=[('portal', 'Portal'), ('email', 'E-mail'), ('phone', 'Phone'), ('messenger', 'Messenger'), ('api', 'API')], max_length=16, verbose_name='channel')),
-                ('status', models.CharField(choices=[('backlog', 'Backlog'), ('sprint', 'Sprint'), ('in_progress', 'In progress'), ('waiting', 'Waiting for customer'), ('done', 'Done'), ('released', 'Released'), ('archived', 'Archived'), ('rejected', 'Rejected')], default='backlog', max_length=16, verbose_name='status')),
-                ('status_before_waiting', models.CharField(blank=True, editable=False, max_length=16)),
-                ('subject', models.CharField(max_length=250, verbose_name='subject')),
-                ('description', models.TextField(verbose_name='description')),
-                ('conditions', models.TextField(blank=True, help_text='In which conditions the problem appears: steps, data, environment.', verbose_name='conditions')),
-                ('rejection_reason', models.TextField(blank=True, verbose_name='rejection reason')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated')),
-                ('status_changed_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='status changed')),
-                ('released_at', models.DateTimeField(blank=True, null=True, verbose_name='released')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed')),
-                ('version', models.PositiveIntegerField(default=1, editable=False)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_tickets', to=settings.AUTH_USER_MODEL, verbose_name='assignee')),
-                ('contract', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tickets', to='tenancy.contract', verbose_name='contract')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='registered by')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tickets', to='tenancy.organisation', verbose_name='organisation')),
-                ('reporter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reported_tickets', to=settings.AUTH_USER_MODEL, verbose_name='reporter')),
-                ('system', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tickets', to='tenancy.system', verbose_name='system')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        editable=False, max_length=32, unique=True, verbose_name="number"
+                    ),
+                ),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "L1 (operator)"), (2, "L2 (consultant)")],
+                        default=1,
+                        verbose_name="support level",
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("incident", "Incident"),
+                            ("problem", "Problem"),
+                            ("consultation", "Consultation"),
+                            ("change", "Change / development request"),
+                            ("documentation", "Documentation request"),
+                            ("improvement", "Improvement suggestion"),
+                        ],
+                        max_length=20,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "customer_priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Critical"), (2, "High"), (3, "Normal"), (4, "Low")],
+                        default=3,
+                        verbose_name="priority requested",
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Critical"), (2, "High"), (3, "Normal"), (4, "Low")],
+                        default=3,
+                        verbose_name="priority",
+                    ),
+                ),
+                (
+                    "priority_reason",
+                    models.TextField(blank=True, verbose_name="reason for priority change"),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("portal", "Portal"),
+                            ("email", "E-mail"),
+                            ("phone", "Phone"),
+                            ("messenger", "Messenger"),
+                            ("api", "API"),
+                        ],
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("backlog", "Backlog"),
+                            ("sprint", "Sprint"),
+                            ("in_progress", "In progress"),
+                            ("waiting", "Waiting for customer"),
+                            ("done", "Done"),
+                            ("released", "Released"),
+                            ("archived", "Archived"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="backlog",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "status_before_waiting",
+                    models.CharField(blank=True, editable=False, max_length=16),
+                ),
+                ("subject", models.CharField(max_length=250, verbose_name="subject")),
+                ("description", models.TextField(verbose_name="description")),
+                (
+                    "conditions",
+                    models.TextField(
+                        blank=True,
+                        help_text="In which conditions the problem appears: steps, data, environment.",
+                        verbose_name="conditions",
+                    ),
+                ),
+                ("rejection_reason", models.TextField(blank=True, verbose_name="rejection reason")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated"),
+                ),
+                (
+                    "status_changed_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="status changed"
+                    ),
+                ),
+                (
+                    "released_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="released"),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed")),
+                ("version", models.PositiveIntegerField(default=1, editable=False)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_tickets",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="assignee",
+                    ),
+                ),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tickets",
+                        to="tenancy.contract",
+                        verbose_name="contract",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="registered by",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tickets",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "reporter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reported_tickets",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="reporter",
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tickets",
+                        to="tenancy.system",
+                        verbose_name="system",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'request',
-                'verbose_name_plural': 'requests',
-                'permissions': [('view_all_tickets', 'Can see every ticket of the organisations in reach'), ('view_internal_note', 'Can read internal notes'), ('add_internal_note', 'Can write internal notes'), ('open_ticket_on_behalf', 'Can register a request on behalf of a caller'), ('triage_ticket', 'Can classify requests'), ('reprioritise_ticket', 'Can change the priority of requests'), ('assign_ticket', 'Can assign requests'), ('escalate_ticket', 'Can escalate requests from L1 to L2'), ('view_reports', 'Can see reports')],
+                "verbose_name": "request",
+                "verbose_name_plural": "requests",
+                "permissions": [
+                    ("view_all_tickets", "Can see every ticket of the organisations in reach"),
+                    ("view_internal_note", "Can read internal notes"),
+                    ("add_internal_note", "Can write internal notes"),
+                    ("open_ticket_on_behalf", "Can register a request on behalf of a caller"),
+                    ("triage_ticket", "Can classify requests"),
+                    ("reprioritise_ticket", "Can change the priority of requests"),
+                    ("assign_ticket", "Can assign requests"),
+                    ("escalate_ticket", "Can escalate requests from L1 to L2"),
+                    ("view_reports", "Can see reports"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('public', 'Public reply'), ('internal', 'Internal note')], default='public', max_length=10)),
-                ('channel', models.CharField(choices=[('portal', 'Portal'), ('email', 'E-mail'), ('phone', 'Phone'), ('messenger', 'Messenger'), ('api', 'API')], default='portal', max_length=16)),
-                ('body', models.TextField(verbose_name='message')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("public", "Public reply"), ("internal", "Internal note")],
+                        default="public",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("portal", "Portal"),
+                            ("email", "E-mail"),
+                            ("phone", "Phone"),
+                            ("messenger", "Messenger"),
+                            ("api", "API"),
+                        ],
+                        default="portal",
+                        max_length=16,
+                    ),
+                ),
+                ("body", models.TextField(verbose_name="message")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'message',
-                'verbose_name_plural': 'messages',
+                "verbose_name": "message",
+                "verbose_name_plural": "messages",
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=64)),
-                ('field', models.CharField(blank=True, max_length=64)),
-                ('old', models.TextField(blank=True)),
-                ('new', models.TextField(blank=True)),
-                ('note', models.TextField(blank=True)),
-                ('is_internal', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=64)),
+                ("field", models.CharField(blank=True, max_length=64)),
+                ("old", models.TextField(blank=True)),
+                ("new", models.TextField(blank=True)),
+                ("note", models.TextField(blank=True)),
+                ("is_internal", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'event',
-                'verbose_name_plural': 'events',
+                "verbose_name": "event",
+                "verbose_name_plural": "events",
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=255, upload_to=aftercare.desk.models.attachment_path)),
-                ('name', models.CharField(max_length=255, verbose_name='file name')),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveBigIntegerField()),
-                ('is_internal', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='desk.message')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=255, upload_to=aftercare.desk.models.attachment_path
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, verbose_name="file name")),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveBigIntegerField()),
+                ("is_internal", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="desk.message",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'attachment',
-                'verbose_name_plural': 'attachments',
+                "verbose_name": "attachment",
+                "verbose_name_plural": "attachments",
             },
         ),
         migrations.CreateModel(
-            name='TicketSequence',
+            name="TicketSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prefix', models.CharField(max_length=16)),
-                ('year', models.PositiveIntegerField()),
-                ('last', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("prefix", models.CharField(max_length=16)),
+                ("year", models.PositiveIntegerField()),
+                ("last", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('prefix', 'year'), name='unique_sequence')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("prefix", "year"), name="unique_sequence")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['status', '-updated_at', '-id'], name='ticket_status_upd'),
+            model_name="ticket",
+            index=models.Index(fields=["status", "-updated_at", "-id"], name="ticket_status_upd"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['organisation', 'status', '-updated_at'], name='ticket_org_status'),
+            model_name="ticket",
+            index=models.Index(
+                fields=["organisation", "status", "-updated_at"], name="ticket_org_status"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['assignee', 'status', '-updated_at'], name='ticket_assignee'),
+            model_name="ticket",
+            index=models.Index(
+                fields=["assignee", "status", "-updated_at"], name="ticket_assignee"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['reporter', '-updated_at'], name='ticket_reporter'),
+            model_name="ticket",
+            index=models.Index(fields=["reporter", "-updated_at"], name="ticket_reporter"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['-updated_at', '-id'], name='ticket_updated'),
+            model_name="ticket",
+            index=models.Index(fields=["-updated_at", "-id"], name="ticket_updated"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['-created_at', '-id'], name='ticket_created'),
+            model_name="ticket",
+            index=models.Index(fields=["-created_at", "-id"], name="ticket_created"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['priority', '-updated_at', '-id'], name='ticket_priority'),
+            model_name="ticket",
+            index=models.Index(fields=["priority", "-updated_at", "-id"], name="ticket_priority"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['status', 'released_at'], name='ticket_released'),
+            model_name="ticket",
+            index=models.Index(fields=["status", "released_at"], name="ticket_released"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['ticket', 'created_at'], name='message_ticket'),
+            model_name="message",
+            index=models.Index(fields=["ticket", "created_at"], name="message_ticket"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['ticket', 'created_at'], name='event_ticket'),
+            model_name="event",
+            index=models.Index(fields=["ticket", "created_at"], name="event_ticket"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['action', 'created_at'], name='event_action'),
+            model_name="event",
+            index=models.Index(fields=["action", "created_at"], name="event_action"),
         ),
     ]

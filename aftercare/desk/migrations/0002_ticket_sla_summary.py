@@ -5,31 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("desk", "0001_initial"),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ticket',
-            name='sla_due_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='SLA due'),
+            model_name="ticket",
+            name="sla_due_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="SLA due"),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_state',
-            field=models.CharField(blank=True, editable=False, max_length=10, verbose_name='SLA state'),
+            model_name="ticket",
+            name="sla_state",
+            field=models.CharField(
+                blank=True, editable=False, max_length=10, verbose_name="SLA state"
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='sla_warn_at',
+            model_name="ticket",
+            name="sla_warn_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['sla_due_at', 'id'], name='ticket_sla_due'),
+            model_name="ticket",
+            index=models.Index(fields=["sla_due_at", "id"], name="ticket_sla_due"),
         ),
     ]

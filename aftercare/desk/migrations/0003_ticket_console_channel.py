@@ -4,20 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0002_ticket_sla_summary'),
+        ("desk", "0002_ticket_sla_summary"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='message',
-            name='channel',
-            field=models.CharField(choices=[('portal', 'Portal'), ('email', 'E-mail'), ('phone', 'Phone'), ('messenger', 'Messenger'), ('api', 'API'), ('console', 'Service desk console')], default='portal', max_length=16),
+            model_name="message",
+            name="channel",
+            field=models.CharField(
+                choices=[
+                    ("portal", "Portal"),
+                    ("email", "E-mail"),
+                    ("phone", "Phone"),
+                    ("messenger", "Messenger"),
+                    ("api", "API"),
+                    ("console", "Service desk console"),
+                ],
+                default="portal",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='ticket',
-            name='channel',
-            field=models.CharField(choices=[('portal', 'Portal'), ('email', 'E-mail'), ('phone', 'Phone'), ('messenger', 'Messenger'), ('api', 'API'), ('console', 'Service desk console')], max_length=16, verbose_name='channel'),
+            model_name="ticket",
+            name="channel",
+            field=models.CharField(
+                choices=[
+                    ("portal", "Portal"),
+                    ("email", "E-mail"),
+                    ("phone", "Phone"),
+                    ("messenger", "Messenger"),
+                    ("api", "API"),
+                    ("console", "Service desk console"),
+                ],
+                max_length=16,
+                verbose_name="channel",
+            ),
         ),
     ]

@@ -5,24 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0003_ticket_console_channel'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0003_ticket_console_channel"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='ticket',
-            name='ticket_priority',
+            model_name="ticket",
+            name="ticket_priority",
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['priority', 'id'], name='ticket_priority'),
+            model_name="ticket",
+            index=models.Index(fields=["priority", "id"], name="ticket_priority"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['status', 'priority', '-updated_at', '-id'], name='ticket_board'),
+            model_name="ticket",
+            index=models.Index(
+                fields=["status", "priority", "-updated_at", "-id"], name="ticket_board"
+            ),
         ),
     ]

@@ -7,67 +7,184 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0004_queue_and_board_indexes'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0004_queue_and_board_indexes"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='ticket',
-            options={'permissions': [('view_all_tickets', 'Can see every ticket of the organisations in reach'), ('view_internal_note', 'Can read internal notes'), ('add_internal_note', 'Can write internal notes'), ('open_ticket_on_behalf', 'Can register a request on behalf of a caller'), ('triage_ticket', 'Can classify requests'), ('reprioritise_ticket', 'Can change the priority of requests'), ('assign_ticket', 'Can assign requests'), ('escalate_ticket', 'Can escalate requests from L1 to L2'), ('view_reports', 'Can see reports'), ('request_approval', 'Can ask a customer to approve an action')], 'verbose_name': 'request', 'verbose_name_plural': 'requests'},
+            name="ticket",
+            options={
+                "permissions": [
+                    ("view_all_tickets", "Can see every ticket of the organisations in reach"),
+                    ("view_internal_note", "Can read internal notes"),
+                    ("add_internal_note", "Can write internal notes"),
+                    ("open_ticket_on_behalf", "Can register a request on behalf of a caller"),
+                    ("triage_ticket", "Can classify requests"),
+                    ("reprioritise_ticket", "Can change the priority of requests"),
+                    ("assign_ticket", "Can assign requests"),
+                    ("escalate_ticket", "Can escalate requests from L1 to L2"),
+                    ("view_reports", "Can see reports"),
+                    ("request_approval", "Can ask a customer to approve an action"),
+                ],
+                "verbose_name": "request",
+                "verbose_name_plural": "requests",
+            },
         ),
         migrations.AddField(
-            model_name='message',
-            name='html',
+            model_name="message",
+            name="html",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='quoted',
+            model_name="message",
+            name="quoted",
             field=models.TextField(blank=True),
         ),
         migrations.CreateModel(
-            name='Approval',
+            name="Approval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.TextField(verbose_name='action to approve')),
-                ('target_status', models.CharField(blank=True, choices=[('backlog', 'Backlog'), ('sprint', 'Sprint'), ('in_progress', 'In progress'), ('waiting', 'Waiting for customer'), ('done', 'Done'), ('released', 'Released'), ('archived', 'Archived'), ('rejected', 'Rejected')], max_length=16, verbose_name='blocks the move to')),
-                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(verbose_name='expires')),
-                ('state', models.CharField(choices=[('pending', 'Waiting for approval'), ('approved', 'Approved'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn')], default='pending', max_length=10)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_via', models.CharField(blank=True, choices=[('link', 'link in the e-mail'), ('portal', 'portal'), ('email', 'e-mail reply')], max_length=10)),
-                ('decision_note', models.TextField(blank=True, verbose_name='comment')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approvals', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.TextField(verbose_name="action to approve")),
+                (
+                    "target_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("backlog", "Backlog"),
+                            ("sprint", "Sprint"),
+                            ("in_progress", "In progress"),
+                            ("waiting", "Waiting for customer"),
+                            ("done", "Done"),
+                            ("released", "Released"),
+                            ("archived", "Archived"),
+                            ("rejected", "Rejected"),
+                        ],
+                        max_length=16,
+                        verbose_name="blocks the move to",
+                    ),
+                ),
+                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(verbose_name="expires")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for approval"),
+                            ("approved", "Approved"),
+                            ("declined", "Declined"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_via",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("link", "link in the e-mail"),
+                            ("portal", "portal"),
+                            ("email", "e-mail reply"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("decision_note", models.TextField(blank=True, verbose_name="comment")),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approvals",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'approval',
-                'verbose_name_plural': 'approvals',
+                "verbose_name": "approval",
+                "verbose_name_plural": "approvals",
             },
         ),
         migrations.CreateModel(
-            name='ApprovalLink',
+            name="ApprovalLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('nonce_hash', models.CharField(max_length=64, unique=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('approval', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='desk.approval')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("nonce_hash", models.CharField(max_length=64, unique=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "approval",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="desk.approval",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='approval',
-            index=models.Index(fields=['ticket', 'state'], name='approval_ticket'),
+            model_name="approval",
+            index=models.Index(fields=["ticket", "state"], name="approval_ticket"),
         ),
         migrations.AddConstraint(
-            model_name='approvallink',
-            constraint=models.UniqueConstraint(fields=('approval', 'user'), name='unique_approval_link'),
+            model_name="approvallink",
+            constraint=models.UniqueConstraint(
+                fields=("approval", "user"), name="unique_approval_link"
+            ),
         ),
     ]

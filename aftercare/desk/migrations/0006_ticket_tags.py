@@ -4,27 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0005_message_mail_fields_approvals'),
+        ("desk", "0005_message_mail_fields_approvals"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True, verbose_name='name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, unique=True, verbose_name="name")),
             ],
             options={
-                'verbose_name': 'tag',
-                'verbose_name_plural': 'tags',
-                'ordering': ['name'],
+                "verbose_name": "tag",
+                "verbose_name_plural": "tags",
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='tags',
-            field=models.ManyToManyField(blank=True, related_name='tickets', to='desk.tag', verbose_name='tags'),
+            model_name="ticket",
+            name="tags",
+            field=models.ManyToManyField(
+                blank=True, related_name="tickets", to="desk.tag", verbose_name="tags"
+            ),
         ),
     ]

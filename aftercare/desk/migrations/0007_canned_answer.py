@@ -6,27 +6,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('desk', '0006_ticket_tags'),
+        ("desk", "0006_ticket_tags"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CannedAnswer',
+            name="CannedAnswer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=120, verbose_name='title')),
-                ('body', models.TextField(help_text='Placeholders: {{customer.name}}, {{reporter.name}}, {{reporter.first_name}}, {{ticket.number}}, {{ticket.subject}}, {{agent.name}}, {{agent.first_name}}.', verbose_name='text')),
-                ('language', models.CharField(blank=True, choices=[('en', 'English'), ('ro', 'Romanian'), ('fr', 'French'), ('uk', 'Ukrainian'), ('ru', 'Russian')], max_length=10, verbose_name='language')),
-                ('shared', models.BooleanField(default=True, verbose_name='shared with all staff')),
-                ('owner', models.ForeignKey(blank=True, help_text='For a personal answer: the only agent who is offered it.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='canned_answers', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=120, verbose_name="title")),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="Placeholders: {{customer.name}}, {{reporter.name}}, {{reporter.first_name}}, {{ticket.number}}, {{ticket.subject}}, {{agent.name}}, {{agent.first_name}}.",
+                        verbose_name="text",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("en", "English"),
+                            ("ro", "Romanian"),
+                            ("fr", "French"),
+                            ("uk", "Ukrainian"),
+                            ("ru", "Russian"),
+                        ],
+                        max_length=10,
+                        verbose_name="language",
+                    ),
+                ),
+                ("shared", models.BooleanField(default=True, verbose_name="shared with all staff")),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For a personal answer: the only agent who is offered it.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="canned_answers",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'canned answer',
-                'verbose_name_plural': 'canned answers',
-                'ordering': ['title'],
+                "verbose_name": "canned answer",
+                "verbose_name_plural": "canned answers",
+                "ordering": ["title"],
             },
         ),
     ]

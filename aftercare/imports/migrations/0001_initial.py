@@ -7,40 +7,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     # Ticket, Message and Organisation exist since the initial migrations; depending on
     # nothing later keeps this migration independent of other apps' work in progress.
     dependencies = [
-        ('desk', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("desk", "0001_initial"),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportedRecord',
+            name="ImportedRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('trello', 'Trello'), ('csv', 'CSV')], max_length=16, verbose_name='source')),
-                ('kind', models.CharField(choices=[('card', 'card'), ('comment', 'comment'), ('user', 'user'), ('note', 'generated note'), ('row', 'CSV row')], max_length=16, verbose_name='kind')),
-                ('external_id', models.CharField(max_length=255, verbose_name='external id')),
-                ('name', models.CharField(blank=True, help_text='For members: the username (or full name) at the source.', max_length=255, verbose_name='external name')),
-                ('content_hash', models.CharField(blank=True, max_length=64)),
-                ('snapshot', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desk.message')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desk.ticket')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("trello", "Trello"), ("csv", "CSV")],
+                        max_length=16,
+                        verbose_name="source",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("card", "card"),
+                            ("comment", "comment"),
+                            ("user", "user"),
+                            ("note", "generated note"),
+                            ("row", "CSV row"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=255, verbose_name="external id")),
+                (
+                    "name",
+                    models.CharField(
+                        blank=True,
+                        help_text="For members: the username (or full name) at the source.",
+                        max_length=255,
+                        verbose_name="external name",
+                    ),
+                ),
+                ("content_hash", models.CharField(blank=True, max_length=64)),
+                ("snapshot", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desk.message",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desk.ticket",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'imported record',
-                'verbose_name_plural': 'imported records',
-                'indexes': [models.Index(fields=['source', 'kind', 'external_id'], name='imported_external')],
-                'constraints': [models.UniqueConstraint(fields=('organisation', 'source', 'kind', 'external_id'), name='unique_imported_record')],
+                "verbose_name": "imported record",
+                "verbose_name_plural": "imported records",
+                "indexes": [
+                    models.Index(fields=["source", "kind", "external_id"], name="imported_external")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organisation", "source", "kind", "external_id"),
+                        name="unique_imported_record",
+                    )
+                ],
             },
         ),
     ]

@@ -7,161 +7,498 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('desk', '0005_message_mail_fields_approvals'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0005_message_mail_fields_approvals"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
             ],
             options={
-                'verbose_name': 'product',
-                'verbose_name_plural': 'products',
-                'ordering': ['name'],
+                "verbose_name": "product",
+                "verbose_name_plural": "products",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=64, verbose_name='version')),
-                ('service_pack', models.CharField(blank=True, help_text='For example: SP1.', max_length=32, verbose_name='service pack')),
-                ('released_on', models.DateField(verbose_name='release date')),
-                ('notes', models.TextField(blank=True, verbose_name='release notes')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='lifecycle.product', verbose_name='product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=64, verbose_name="version")),
+                (
+                    "service_pack",
+                    models.CharField(
+                        blank=True,
+                        help_text="For example: SP1.",
+                        max_length=32,
+                        verbose_name="service pack",
+                    ),
+                ),
+                ("released_on", models.DateField(verbose_name="release date")),
+                ("notes", models.TextField(blank=True, verbose_name="release notes")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="releases",
+                        to="lifecycle.product",
+                        verbose_name="product",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'release',
-                'verbose_name_plural': 'releases',
-                'ordering': ['product__name', '-released_on', '-pk'],
+                "verbose_name": "release",
+                "verbose_name_plural": "releases",
+                "ordering": ["product__name", "-released_on", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Environment',
+            name="Environment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('production', 'Production'), ('backup', 'Backup / failover'), ('test', 'Development / test'), ('training', 'Training')], max_length=16, verbose_name='kind')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('url', models.URLField(blank=True, max_length=500, verbose_name='URL')),
-                ('hosting', models.CharField(choices=[('vendor', 'Vendor'), ('partner', 'Partner'), ('customer', 'Customer'), ('provider', 'Infrastructure provider')], default='customer', max_length=16, verbose_name='hosted by')),
-                ('hosting_details', models.CharField(blank=True, help_text="For example: the provider's name, data centre, server names.", max_length=300, verbose_name='hosting details')),
-                ('version', models.CharField(blank=True, help_text='Kept by recorded deployments; set by hand only for the starting state.', max_length=100, verbose_name='current version')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='environments', to='tenancy.organisation', verbose_name='organisation')),
-                ('system', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='environments', to='tenancy.system', verbose_name='system')),
-                ('current_release', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='lifecycle.release', verbose_name='current release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("production", "Production"),
+                            ("backup", "Backup / failover"),
+                            ("test", "Development / test"),
+                            ("training", "Training"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("url", models.URLField(blank=True, max_length=500, verbose_name="URL")),
+                (
+                    "hosting",
+                    models.CharField(
+                        choices=[
+                            ("vendor", "Vendor"),
+                            ("partner", "Partner"),
+                            ("customer", "Customer"),
+                            ("provider", "Infrastructure provider"),
+                        ],
+                        default="customer",
+                        max_length=16,
+                        verbose_name="hosted by",
+                    ),
+                ),
+                (
+                    "hosting_details",
+                    models.CharField(
+                        blank=True,
+                        help_text="For example: the provider's name, data centre, server names.",
+                        max_length=300,
+                        verbose_name="hosting details",
+                    ),
+                ),
+                (
+                    "version",
+                    models.CharField(
+                        blank=True,
+                        help_text="Kept by recorded deployments; set by hand only for the starting state.",
+                        max_length=100,
+                        verbose_name="current version",
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="environments",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="environments",
+                        to="tenancy.system",
+                        verbose_name="system",
+                    ),
+                ),
+                (
+                    "current_release",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="lifecycle.release",
+                        verbose_name="current release",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'environment',
-                'verbose_name_plural': 'environments',
-                'ordering': ['system__name', 'kind', 'name'],
+                "verbose_name": "environment",
+                "verbose_name_plural": "environments",
+                "ordering": ["system__name", "kind", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('deployed_at', models.DateTimeField(verbose_name='deployed at')),
-                ('result', models.CharField(choices=[('succeeded', 'Succeeded'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], max_length=16, verbose_name='result')),
-                ('previous_version', models.CharField(blank=True, max_length=100, verbose_name='version before')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('is_emergency', models.BooleanField(default=False, verbose_name='emergency change')),
-                ('emergency_reason', models.TextField(blank=True, verbose_name='reason for the emergency')),
-                ('emergency_approved_at', models.DateTimeField(blank=True, null=True, verbose_name='emergency approved at')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded')),
-                ('deployed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='deployed by')),
-                ('emergency_approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='emergency approved by')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='lifecycle.environment', verbose_name='environment')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='lifecycle.release', verbose_name='release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("deployed_at", models.DateTimeField(verbose_name="deployed at")),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        max_length=16,
+                        verbose_name="result",
+                    ),
+                ),
+                (
+                    "previous_version",
+                    models.CharField(blank=True, max_length=100, verbose_name="version before"),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                (
+                    "is_emergency",
+                    models.BooleanField(default=False, verbose_name="emergency change"),
+                ),
+                (
+                    "emergency_reason",
+                    models.TextField(blank=True, verbose_name="reason for the emergency"),
+                ),
+                (
+                    "emergency_approved_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="emergency approved at"
+                    ),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="recorded"
+                    ),
+                ),
+                (
+                    "deployed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="deployed by",
+                    ),
+                ),
+                (
+                    "emergency_approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="emergency approved by",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployments",
+                        to="lifecycle.environment",
+                        verbose_name="environment",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="lifecycle.release",
+                        verbose_name="release",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'deployment',
-                'verbose_name_plural': 'deployments',
-                'ordering': ['-deployed_at', '-pk'],
-                'permissions': [('approve_emergency_deployment', 'Can approve an emergency deployment')],
+                "verbose_name": "deployment",
+                "verbose_name_plural": "deployments",
+                "ordering": ["-deployed_at", "-pk"],
+                "permissions": [
+                    ("approve_emergency_deployment", "Can approve an emergency deployment")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Responsibility',
+            name="Responsibility",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('area', models.CharField(choices=[('first_line', 'First-line support'), ('second_line', 'Second-line support'), ('upgrades', 'Upgrades and service packs'), ('infrastructure', 'Infrastructure'), ('database', 'Database'), ('training', 'Training'), ('source_code', 'Source-code access')], max_length=20, verbose_name='area')),
-                ('party', models.CharField(choices=[('vendor', 'Vendor'), ('partner', 'Partner'), ('customer', 'Customer'), ('provider', 'Infrastructure provider')], max_length=16, verbose_name='responsible')),
-                ('party_name', models.CharField(blank=True, help_text="For example the partner's or provider's company name.", max_length=200, verbose_name='name of the party')),
-                ('notes', models.CharField(blank=True, max_length=500, verbose_name='notes')),
-                ('contract', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responsibilities', to='tenancy.contract', verbose_name='contract')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "area",
+                    models.CharField(
+                        choices=[
+                            ("first_line", "First-line support"),
+                            ("second_line", "Second-line support"),
+                            ("upgrades", "Upgrades and service packs"),
+                            ("infrastructure", "Infrastructure"),
+                            ("database", "Database"),
+                            ("training", "Training"),
+                            ("source_code", "Source-code access"),
+                        ],
+                        max_length=20,
+                        verbose_name="area",
+                    ),
+                ),
+                (
+                    "party",
+                    models.CharField(
+                        choices=[
+                            ("vendor", "Vendor"),
+                            ("partner", "Partner"),
+                            ("customer", "Customer"),
+                            ("provider", "Infrastructure provider"),
+                        ],
+                        max_length=16,
+                        verbose_name="responsible",
+                    ),
+                ),
+                (
+                    "party_name",
+                    models.CharField(
+                        blank=True,
+                        help_text="For example the partner's or provider's company name.",
+                        max_length=200,
+                        verbose_name="name of the party",
+                    ),
+                ),
+                ("notes", models.CharField(blank=True, max_length=500, verbose_name="notes")),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responsibilities",
+                        to="tenancy.contract",
+                        verbose_name="contract",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'responsibility',
-                'verbose_name_plural': 'responsibilities',
-                'ordering': ['contract', 'area'],
+                "verbose_name": "responsibility",
+                "verbose_name_plural": "responsibilities",
+                "ordering": ["contract", "area"],
             },
         ),
         migrations.CreateModel(
-            name='ChangeLink',
+            name="ChangeLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployment_links', to='desk.ticket')),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='change_links', to='lifecycle.deployment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployment_links",
+                        to="desk.ticket",
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="change_links",
+                        to="lifecycle.deployment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'change request of a deployment',
-                'verbose_name_plural': 'change requests of deployments',
-                'constraints': [models.UniqueConstraint(fields=('deployment', 'ticket'), name='unique_change_link')],
+                "verbose_name": "change request of a deployment",
+                "verbose_name_plural": "change requests of deployments",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("deployment", "ticket"), name="unique_change_link"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MaintenanceWindow',
+            name="MaintenanceWindow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(blank=True, choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')], null=True, verbose_name='weekday')),
-                ('on_date', models.DateField(blank=True, null=True, verbose_name='date')),
-                ('starts_at', models.TimeField(verbose_name='from')),
-                ('ends_at', models.TimeField(verbose_name='until')),
-                ('notes', models.CharField(blank=True, max_length=300, verbose_name='notes')),
-                ('contract', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='maintenance_windows', to='tenancy.contract', verbose_name='contract')),
-                ('environment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='maintenance_windows', to='lifecycle.environment', verbose_name='environment')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ],
+                        null=True,
+                        verbose_name="weekday",
+                    ),
+                ),
+                ("on_date", models.DateField(blank=True, null=True, verbose_name="date")),
+                ("starts_at", models.TimeField(verbose_name="from")),
+                ("ends_at", models.TimeField(verbose_name="until")),
+                ("notes", models.CharField(blank=True, max_length=300, verbose_name="notes")),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="maintenance_windows",
+                        to="tenancy.contract",
+                        verbose_name="contract",
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="maintenance_windows",
+                        to="lifecycle.environment",
+                        verbose_name="environment",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'maintenance window',
-                'verbose_name_plural': 'maintenance windows',
-                'ordering': ['on_date', 'weekday', 'starts_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('weekday__isnull', True), ('on_date__isnull', False)), models.Q(('weekday__isnull', False), ('on_date__isnull', True)), _connector='OR'), name='window_weekly_or_dated'), models.CheckConstraint(condition=models.Q(('contract__isnull', False), ('environment__isnull', False), _connector='OR'), name='window_has_target')],
+                "verbose_name": "maintenance window",
+                "verbose_name_plural": "maintenance windows",
+                "ordering": ["on_date", "weekday", "starts_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("weekday__isnull", True), ("on_date__isnull", False)),
+                            models.Q(("weekday__isnull", False), ("on_date__isnull", True)),
+                            _connector="OR",
+                        ),
+                        name="window_weekly_or_dated",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("contract__isnull", False),
+                            ("environment__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="window_has_target",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.UniqueConstraint(fields=('product', 'version', 'service_pack'), name='unique_release'),
+            model_name="release",
+            constraint=models.UniqueConstraint(
+                fields=("product", "version", "service_pack"), name="unique_release"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='environment',
-            constraint=models.UniqueConstraint(fields=('system', 'name'), name='unique_environment_name'),
+            model_name="environment",
+            constraint=models.UniqueConstraint(
+                fields=("system", "name"), name="unique_environment_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['environment', '-deployed_at'], name='deployment_env'),
+            model_name="deployment",
+            index=models.Index(fields=["environment", "-deployed_at"], name="deployment_env"),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['release', 'result'], name='deployment_release'),
+            model_name="deployment",
+            index=models.Index(fields=["release", "result"], name="deployment_release"),
         ),
         migrations.AddConstraint(
-            model_name='responsibility',
-            constraint=models.UniqueConstraint(fields=('contract', 'area'), name='unique_responsibility'),
+            model_name="responsibility",
+            constraint=models.UniqueConstraint(
+                fields=("contract", "area"), name="unique_responsibility"
+            ),
         ),
     ]

@@ -8,121 +8,336 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('desk', '0005_message_mail_fields_approvals'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0005_message_mail_fields_approvals"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AddressStatus',
+            name="AddressStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.CharField(max_length=320, unique=True)),
-                ('bounce_count', models.PositiveIntegerField(default=0)),
-                ('bounced_at', models.DateTimeField(blank=True, null=True)),
-                ('bounce_reason', models.TextField(blank=True)),
-                ('suppressed', models.BooleanField(default=False, help_text='Hard bounce: no mail is sent to this address until cleared.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address", models.CharField(max_length=320, unique=True)),
+                ("bounce_count", models.PositiveIntegerField(default=0)),
+                ("bounced_at", models.DateTimeField(blank=True, null=True)),
+                ("bounce_reason", models.TextField(blank=True)),
+                (
+                    "suppressed",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Hard bounce: no mail is sent to this address until cleared.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'address status',
-                'verbose_name_plural': 'address statuses',
+                "verbose_name": "address status",
+                "verbose_name_plural": "address statuses",
             },
         ),
         migrations.CreateModel(
-            name='Mailbox',
+            name="Mailbox",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('address', models.EmailField(help_text='The support address customers write to.', max_length=254, verbose_name='address')),
-                ('host', models.CharField(max_length=255, verbose_name='IMAP host')),
-                ('port', models.PositiveIntegerField(default=993, verbose_name='port')),
-                ('security', models.CharField(choices=[('ssl', 'TLS (IMAPS, port 993)'), ('starttls', 'STARTTLS (port 143)'), ('none', 'None (local test servers only)')], default='ssl', max_length=10, verbose_name='security')),
-                ('username', models.CharField(max_length=255, verbose_name='user name')),
-                ('password', models.CharField(blank=True, max_length=255, verbose_name='password')),
-                ('folder', models.CharField(default='INBOX', max_length=255, verbose_name='folder')),
-                ('processed_folder', models.CharField(blank=True, help_text='Empty: processed messages are only marked as read.', max_length=255, verbose_name='move processed mail to')),
-                ('register_unknown_senders', models.BooleanField(default=False, help_text='Make unknown senders contacts of the default organisation. Off: their mail waits in triage.', verbose_name='register unknown senders')),
-                ('default_category', models.CharField(choices=[('incident', 'Incident'), ('problem', 'Problem'), ('consultation', 'Consultation'), ('change', 'Change / development request'), ('documentation', 'Documentation request'), ('improvement', 'Improvement suggestion')], default='incident', max_length=20, verbose_name='default category')),
-                ('batch_size', models.PositiveIntegerField(default=50, verbose_name='messages per fetch')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('last_fetch_at', models.DateTimeField(blank=True, null=True, verbose_name='last fetch')),
-                ('last_success_at', models.DateTimeField(blank=True, null=True, verbose_name='last successful fetch')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
-                ('default_organisation', models.ForeignKey(blank=True, help_text='Used when a sender belongs to several organisations, or (if allowed below) for senders nobody knows.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.organisation', verbose_name='default organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                (
+                    "address",
+                    models.EmailField(
+                        help_text="The support address customers write to.",
+                        max_length=254,
+                        verbose_name="address",
+                    ),
+                ),
+                ("host", models.CharField(max_length=255, verbose_name="IMAP host")),
+                ("port", models.PositiveIntegerField(default=993, verbose_name="port")),
+                (
+                    "security",
+                    models.CharField(
+                        choices=[
+                            ("ssl", "TLS (IMAPS, port 993)"),
+                            ("starttls", "STARTTLS (port 143)"),
+                            ("none", "None (local test servers only)"),
+                        ],
+                        default="ssl",
+                        max_length=10,
+                        verbose_name="security",
+                    ),
+                ),
+                ("username", models.CharField(max_length=255, verbose_name="user name")),
+                ("password", models.CharField(blank=True, max_length=255, verbose_name="password")),
+                (
+                    "folder",
+                    models.CharField(default="INBOX", max_length=255, verbose_name="folder"),
+                ),
+                (
+                    "processed_folder",
+                    models.CharField(
+                        blank=True,
+                        help_text="Empty: processed messages are only marked as read.",
+                        max_length=255,
+                        verbose_name="move processed mail to",
+                    ),
+                ),
+                (
+                    "register_unknown_senders",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Make unknown senders contacts of the default organisation. Off: their mail waits in triage.",
+                        verbose_name="register unknown senders",
+                    ),
+                ),
+                (
+                    "default_category",
+                    models.CharField(
+                        choices=[
+                            ("incident", "Incident"),
+                            ("problem", "Problem"),
+                            ("consultation", "Consultation"),
+                            ("change", "Change / development request"),
+                            ("documentation", "Documentation request"),
+                            ("improvement", "Improvement suggestion"),
+                        ],
+                        default="incident",
+                        max_length=20,
+                        verbose_name="default category",
+                    ),
+                ),
+                (
+                    "batch_size",
+                    models.PositiveIntegerField(default=50, verbose_name="messages per fetch"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "last_fetch_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last fetch"),
+                ),
+                (
+                    "last_success_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="last successful fetch"
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                (
+                    "default_organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Used when a sender belongs to several organisations, or (if allowed below) for senders nobody knows.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="default organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'mailbox',
-                'verbose_name_plural': 'mailboxes',
-                'ordering': ['name'],
+                "verbose_name": "mailbox",
+                "verbose_name_plural": "mailboxes",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='InboundMessage',
+            name="InboundMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(blank=True, db_index=True, max_length=998)),
-                ('content_hash', models.CharField(max_length=64, unique=True)),
-                ('source', models.CharField(blank=True, max_length=255, verbose_name='source')),
-                ('sender', models.CharField(blank=True, db_index=True, max_length=320, verbose_name='sender')),
-                ('sender_name', models.CharField(blank=True, max_length=255)),
-                ('subject', models.CharField(blank=True, max_length=998, verbose_name='subject')),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='received')),
-                ('size', models.PositiveIntegerField(default=0)),
-                ('outcome', models.CharField(choices=[('ticket', 'New request'), ('reply', 'Reply'), ('approval', 'Approval decision'), ('triage', 'Waiting in triage'), ('rejected', 'Rejected'), ('bounce', 'Bounce'), ('ignored', 'Ignored'), ('discarded', 'Discarded in triage')], max_length=10, verbose_name='outcome')),
-                ('reason', models.CharField(blank=True, max_length=40, verbose_name='reason')),
-                ('detail', models.TextField(blank=True, verbose_name='detail')),
-                ('auto_submitted', models.BooleanField(default=False)),
-                ('raw', models.FileField(blank=True, max_length=255, upload_to=aftercare.mail.models.raw_path)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.organisation')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inbound_mail', to='desk.ticket')),
-                ('ticket_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='desk.message')),
-                ('mailbox', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='mail.mailbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message_id", models.CharField(blank=True, db_index=True, max_length=998)),
+                ("content_hash", models.CharField(max_length=64, unique=True)),
+                ("source", models.CharField(blank=True, max_length=255, verbose_name="source")),
+                (
+                    "sender",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=320, verbose_name="sender"
+                    ),
+                ),
+                ("sender_name", models.CharField(blank=True, max_length=255)),
+                ("subject", models.CharField(blank=True, max_length=998, verbose_name="subject")),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "received_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="received"
+                    ),
+                ),
+                ("size", models.PositiveIntegerField(default=0)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ticket", "New request"),
+                            ("reply", "Reply"),
+                            ("approval", "Approval decision"),
+                            ("triage", "Waiting in triage"),
+                            ("rejected", "Rejected"),
+                            ("bounce", "Bounce"),
+                            ("ignored", "Ignored"),
+                            ("discarded", "Discarded in triage"),
+                        ],
+                        max_length=10,
+                        verbose_name="outcome",
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=40, verbose_name="reason")),
+                ("detail", models.TextField(blank=True, verbose_name="detail")),
+                ("auto_submitted", models.BooleanField(default=False)),
+                (
+                    "raw",
+                    models.FileField(
+                        blank=True, max_length=255, upload_to=aftercare.mail.models.raw_path
+                    ),
+                ),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="inbound_mail",
+                        to="desk.ticket",
+                    ),
+                ),
+                (
+                    "ticket_message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="desk.message",
+                    ),
+                ),
+                (
+                    "mailbox",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="messages",
+                        to="mail.mailbox",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'inbound message',
-                'verbose_name_plural': 'inbound messages',
-                'permissions': [('triage_mail', 'Can handle mail waiting in triage')],
-                'indexes': [models.Index(fields=['outcome', '-received_at'], name='inbound_outcome'), models.Index(fields=['sender', '-received_at'], name='inbound_sender')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('message_id', ''), _negated=True), fields=('message_id',), name='unique_inbound_message_id')],
+                "verbose_name": "inbound message",
+                "verbose_name_plural": "inbound messages",
+                "permissions": [("triage_mail", "Can handle mail waiting in triage")],
+                "indexes": [
+                    models.Index(fields=["outcome", "-received_at"], name="inbound_outcome"),
+                    models.Index(fields=["sender", "-received_at"], name="inbound_sender"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("message_id", ""), _negated=True),
+                        fields=("message_id",),
+                        name="unique_inbound_message_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OutboundMail',
+            name="OutboundMail",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('dedupe_key', models.CharField(max_length=200, unique=True)),
-                ('essential', models.BooleanField(default=True)),
-                ('to_address', models.CharField(max_length=320)),
-                ('language', models.CharField(default='en', max_length=8)),
-                ('subject', models.CharField(max_length=998)),
-                ('body_text', models.TextField()),
-                ('body_html', models.TextField(blank=True)),
-                ('message_id', models.CharField(db_index=True, max_length=998)),
-                ('in_reply_to', models.CharField(blank=True, max_length=998)),
-                ('references', models.TextField(blank=True)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('suppressed', 'Not sent')], default='queued', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('not_before', models.DateTimeField(default=django.utils.timezone.now)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='outbound_mail', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32)),
+                ("dedupe_key", models.CharField(max_length=200, unique=True)),
+                ("essential", models.BooleanField(default=True)),
+                ("to_address", models.CharField(max_length=320)),
+                ("language", models.CharField(default="en", max_length=8)),
+                ("subject", models.CharField(max_length=998)),
+                ("body_text", models.TextField()),
+                ("body_html", models.TextField(blank=True)),
+                ("message_id", models.CharField(db_index=True, max_length=998)),
+                ("in_reply_to", models.CharField(blank=True, max_length=998)),
+                ("references", models.TextField(blank=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("suppressed", "Not sent"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("not_before", models.DateTimeField(default=django.utils.timezone.now)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbound_mail",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'outgoing mail',
-                'verbose_name_plural': 'outgoing mail',
-                'indexes': [models.Index(fields=['state', 'not_before'], name='outbound_due')],
+                "verbose_name": "outgoing mail",
+                "verbose_name_plural": "outgoing mail",
+                "indexes": [models.Index(fields=["state", "not_before"], name="outbound_due")],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mail', '0001_initial'),
+        ("mail", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboundmail',
-            name='attachment',
-            field=models.FileField(blank=True, max_length=255, upload_to=''),
+            model_name="outboundmail",
+            name="attachment",
+            field=models.FileField(blank=True, max_length=255, upload_to=""),
         ),
     ]

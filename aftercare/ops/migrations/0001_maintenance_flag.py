@@ -18,9 +18,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "is_on",
-                    models.BooleanField(
-                        default=False, verbose_name="read-only maintenance mode"
-                    ),
+                    models.BooleanField(default=False, verbose_name="read-only maintenance mode"),
                 ),
                 (
                     "message",

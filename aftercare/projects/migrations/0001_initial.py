@@ -7,266 +7,817 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('desk', '0005_message_mail_fields_approvals'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0005_message_mail_fields_approvals"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PlanTemplate',
+            name="PlanTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('is_default', models.BooleanField(default=False, verbose_name='default')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("is_default", models.BooleanField(default=False, verbose_name="default")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
             ],
             options={
-                'verbose_name': 'plan template',
-                'verbose_name_plural': 'plan templates',
-                'ordering': ['-is_default', 'name'],
+                "verbose_name": "plan template",
+                "verbose_name_plural": "plan templates",
+                "ordering": ["-is_default", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('kind', models.CharField(choices=[('go_live', 'Go-live')], default='go_live', max_length=20, verbose_name='kind')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='status')),
-                ('go_live_on', models.DateField(verbose_name='go-live date')),
-                ('users_informed_on', models.DateField(blank=True, help_text='When the end users were told about the go-live.', null=True, verbose_name='users informed on')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='projects', to='tenancy.organisation', verbose_name='organisation')),
-                ('system', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='projects', to='tenancy.system', verbose_name='system')),
-                ('template', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='projects', to='projects.plantemplate', verbose_name='template')),
-                ('users_informed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("go_live", "Go-live")],
+                        default="go_live",
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed")],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("go_live_on", models.DateField(verbose_name="go-live date")),
+                (
+                    "users_informed_on",
+                    models.DateField(
+                        blank=True,
+                        help_text="When the end users were told about the go-live.",
+                        null=True,
+                        verbose_name="users informed on",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="projects",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "system",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="projects",
+                        to="tenancy.system",
+                        verbose_name="system",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="projects",
+                        to="projects.plantemplate",
+                        verbose_name="template",
+                    ),
+                ),
+                (
+                    "users_informed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="recorded by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'project',
-                'verbose_name_plural': 'projects',
-                'ordering': ['status', 'go_live_on', 'pk'],
+                "verbose_name": "project",
+                "verbose_name_plural": "projects",
+                "ordering": ["status", "go_live_on", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Participant',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('side', models.CharField(choices=[('vendor', 'Vendor'), ('customer', 'Customer')], max_length=10, verbose_name='side')),
-                ('role', models.CharField(blank=True, max_length=200, verbose_name='role')),
-                ('is_target_user', models.BooleanField(default=True, help_text='Will work in the new system: their login must be tested before go-live.', verbose_name='target user')),
-                ('credentials_at', models.DateTimeField(blank=True, null=True, verbose_name='credentials received')),
-                ('login_tested_at', models.DateTimeField(blank=True, null=True, verbose_name='login tested')),
-                ('trained_at', models.DateTimeField(blank=True, null=True, verbose_name='training attended')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user account')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='projects.project', verbose_name='project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="e-mail")),
+                (
+                    "side",
+                    models.CharField(
+                        choices=[("vendor", "Vendor"), ("customer", "Customer")],
+                        max_length=10,
+                        verbose_name="side",
+                    ),
+                ),
+                ("role", models.CharField(blank=True, max_length=200, verbose_name="role")),
+                (
+                    "is_target_user",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Will work in the new system: their login must be tested before go-live.",
+                        verbose_name="target user",
+                    ),
+                ),
+                (
+                    "credentials_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="credentials received"
+                    ),
+                ),
+                (
+                    "login_tested_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="login tested"),
+                ),
+                (
+                    "trained_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="training attended"),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user account",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="participants",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'participant',
-                'verbose_name_plural': 'participants',
-                'ordering': ['side', 'name', 'pk'],
+                "verbose_name": "participant",
+                "verbose_name_plural": "participants",
+                "ordering": ["side", "name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Incident',
+            name="Incident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('linked_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='linked')),
-                ('linked_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desk.ticket', verbose_name='request')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='incidents', to='projects.project', verbose_name='project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "linked_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="linked"),
+                ),
+                (
+                    "linked_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desk.ticket",
+                        verbose_name="request",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="incidents",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'incident',
-                'verbose_name_plural': 'incidents',
-                'ordering': ['-linked_at', '-pk'],
+                "verbose_name": "incident",
+                "verbose_name_plural": "incidents",
+                "ordering": ["-linked_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decided_on', models.DateField(verbose_name='date')),
-                ('outcome', models.CharField(choices=[('go', 'Go live'), ('postpone', 'Postpone')], max_length=10, verbose_name='outcome')),
-                ('reasons', models.TextField(verbose_name='reasons')),
-                ('new_go_live_on', models.DateField(blank=True, null=True, verbose_name='new go-live date')),
-                ('previous_go_live_on', models.DateField(blank=True, null=True, verbose_name='previous go-live date')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('participants', models.ManyToManyField(related_name='decisions', to='projects.participant', verbose_name='participants')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='projects.project', verbose_name='project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("decided_on", models.DateField(verbose_name="date")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("go", "Go live"), ("postpone", "Postpone")],
+                        max_length=10,
+                        verbose_name="outcome",
+                    ),
+                ),
+                ("reasons", models.TextField(verbose_name="reasons")),
+                (
+                    "new_go_live_on",
+                    models.DateField(blank=True, null=True, verbose_name="new go-live date"),
+                ),
+                (
+                    "previous_go_live_on",
+                    models.DateField(blank=True, null=True, verbose_name="previous go-live date"),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="recorded"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "participants",
+                    models.ManyToManyField(
+                        related_name="decisions",
+                        to="projects.participant",
+                        verbose_name="participants",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'go/no-go decision',
-                'verbose_name_plural': 'go/no-go decisions',
-                'ordering': ['-recorded_at', '-pk'],
+                "verbose_name": "go/no-go decision",
+                "verbose_name_plural": "go/no-go decisions",
+                "ordering": ["-recorded_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ProjectEvent',
+            name="ProjectEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=64, verbose_name='action')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='projects.project', verbose_name='project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=64, verbose_name="action")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="at"),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'project event',
-                'verbose_name_plural': 'project events',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name": "project event",
+                "verbose_name_plural": "project events",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Snag',
+            name="Snag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=500, verbose_name='action point')),
-                ('due_on', models.DateField(blank=True, null=True, verbose_name='due')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('in_progress', 'In progress'), ('done', 'Done'), ('dropped', 'Dropped')], default='open', max_length=12, verbose_name='status')),
-                ('drop_reason', models.TextField(blank=True, verbose_name='reason for dropping')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='owner')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snags', to='projects.project', verbose_name='project')),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='desk.ticket', verbose_name='request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=500, verbose_name="action point")),
+                ("due_on", models.DateField(blank=True, null=True, verbose_name="due")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("in_progress", "In progress"),
+                            ("done", "Done"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="open",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("drop_reason", models.TextField(blank=True, verbose_name="reason for dropping")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snags",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="desk.ticket",
+                        verbose_name="request",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'snag',
-                'verbose_name_plural': 'snags',
-                'ordering': ['due_on', 'pk'],
+                "verbose_name": "snag",
+                "verbose_name_plural": "snags",
+                "ordering": ["due_on", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Stage',
+            name="Stage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(verbose_name='position')),
-                ('title', models.CharField(max_length=300, verbose_name='title')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('kind', models.CharField(choices=[('plain', 'Ordinary stage'), ('test_session', 'Go-live test session'), ('decision', 'Go/no-go decision'), ('go_live', 'Go-live')], default='plain', max_length=20, verbose_name='kind')),
-                ('due_on', models.DateField(blank=True, null=True, verbose_name='due')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed')),
-                ('closed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='closed by')),
-                ('customer_owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='customer owner')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='projects.project', verbose_name='project')),
-                ('vendor_owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='vendor owner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(verbose_name="position")),
+                ("title", models.CharField(max_length=300, verbose_name="title")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("plain", "Ordinary stage"),
+                            ("test_session", "Go-live test session"),
+                            ("decision", "Go/no-go decision"),
+                            ("go_live", "Go-live"),
+                        ],
+                        default="plain",
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("due_on", models.DateField(blank=True, null=True, verbose_name="due")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="closed")),
+                (
+                    "closed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="closed by",
+                    ),
+                ),
+                (
+                    "customer_owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="customer owner",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stages",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
+                (
+                    "vendor_owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="vendor owner",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'stage',
-                'verbose_name_plural': 'stages',
-                'ordering': ['project', 'position'],
+                "verbose_name": "stage",
+                "verbose_name_plural": "stages",
+                "ordering": ["project", "position"],
             },
         ),
         migrations.CreateModel(
-            name='Criterion',
+            name="Criterion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('text', models.CharField(max_length=500, verbose_name='gate criterion')),
-                ('must_be_first', models.BooleanField(default=False, verbose_name='must be met first')),
-                ('rule', models.CharField(blank=True, choices=[('', 'Ticked by hand'), ('logins_tested', "Every target user's login tested")], default='', max_length=32, verbose_name='rule')),
-                ('met_at', models.DateTimeField(blank=True, null=True, verbose_name='met')),
-                ('met_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='marked by')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='criteria', to='projects.stage', verbose_name='stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("text", models.CharField(max_length=500, verbose_name="gate criterion")),
+                (
+                    "must_be_first",
+                    models.BooleanField(default=False, verbose_name="must be met first"),
+                ),
+                (
+                    "rule",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Ticked by hand"),
+                            ("logins_tested", "Every target user's login tested"),
+                        ],
+                        default="",
+                        max_length=32,
+                        verbose_name="rule",
+                    ),
+                ),
+                ("met_at", models.DateTimeField(blank=True, null=True, verbose_name="met")),
+                (
+                    "met_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="marked by",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="criteria",
+                        to="projects.stage",
+                        verbose_name="stage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'gate criterion',
-                'verbose_name_plural': 'gate criteria',
-                'ordering': ['position', 'pk'],
+                "verbose_name": "gate criterion",
+                "verbose_name_plural": "gate criteria",
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('text', models.CharField(max_length=500, verbose_name='task')),
-                ('done_at', models.DateTimeField(blank=True, null=True, verbose_name='done')),
-                ('done_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='projects.stage', verbose_name='stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("text", models.CharField(max_length=500, verbose_name="task")),
+                ("done_at", models.DateTimeField(blank=True, null=True, verbose_name="done")),
+                (
+                    "done_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="projects.stage",
+                        verbose_name="stage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'task',
-                'verbose_name_plural': 'tasks',
-                'ordering': ['position', 'pk'],
+                "verbose_name": "task",
+                "verbose_name_plural": "tasks",
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TemplateStage',
+            name="TemplateStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('title', models.CharField(max_length=300, verbose_name='title')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('kind', models.CharField(choices=[('plain', 'Ordinary stage'), ('test_session', 'Go-live test session'), ('decision', 'Go/no-go decision'), ('go_live', 'Go-live')], default='plain', max_length=20, verbose_name='kind')),
-                ('due_offset_days', models.IntegerField(blank=True, help_text="The stage's due date is the go-live date minus this many days.", null=True, verbose_name='due, days before go-live')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='projects.plantemplate', verbose_name='template')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("title", models.CharField(max_length=300, verbose_name="title")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("plain", "Ordinary stage"),
+                            ("test_session", "Go-live test session"),
+                            ("decision", "Go/no-go decision"),
+                            ("go_live", "Go-live"),
+                        ],
+                        default="plain",
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "due_offset_days",
+                    models.IntegerField(
+                        blank=True,
+                        help_text="The stage's due date is the go-live date minus this many days.",
+                        null=True,
+                        verbose_name="due, days before go-live",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stages",
+                        to="projects.plantemplate",
+                        verbose_name="template",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'template stage',
-                'verbose_name_plural': 'template stages',
-                'ordering': ['position', 'pk'],
+                "verbose_name": "template stage",
+                "verbose_name_plural": "template stages",
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TemplateCriterion',
+            name="TemplateCriterion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('text', models.CharField(max_length=500, verbose_name='gate criterion')),
-                ('must_be_first', models.BooleanField(default=False, help_text='No other criterion of the stage can be marked met before this one.', verbose_name='must be met first')),
-                ('rule', models.CharField(blank=True, choices=[('', 'Ticked by hand'), ('logins_tested', "Every target user's login tested")], default='', max_length=32, verbose_name='rule')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='criteria', to='projects.templatestage', verbose_name='stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("text", models.CharField(max_length=500, verbose_name="gate criterion")),
+                (
+                    "must_be_first",
+                    models.BooleanField(
+                        default=False,
+                        help_text="No other criterion of the stage can be marked met before this one.",
+                        verbose_name="must be met first",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Ticked by hand"),
+                            ("logins_tested", "Every target user's login tested"),
+                        ],
+                        default="",
+                        max_length=32,
+                        verbose_name="rule",
+                    ),
+                ),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="criteria",
+                        to="projects.templatestage",
+                        verbose_name="stage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'template gate criterion',
-                'verbose_name_plural': 'template gate criteria',
-                'ordering': ['position', 'pk'],
+                "verbose_name": "template gate criterion",
+                "verbose_name_plural": "template gate criteria",
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='TemplateTask',
+            name="TemplateTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('text', models.CharField(max_length=500, verbose_name='task')),
-                ('stage', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='projects.templatestage', verbose_name='stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("text", models.CharField(max_length=500, verbose_name="task")),
+                (
+                    "stage",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="projects.templatestage",
+                        verbose_name="stage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'template task',
-                'verbose_name_plural': 'template tasks',
-                'ordering': ['position', 'pk'],
+                "verbose_name": "template task",
+                "verbose_name_plural": "template tasks",
+                "ordering": ["position", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='project',
-            index=models.Index(fields=['organisation', 'status', 'go_live_on'], name='projects_pr_organis_ea75b6_idx'),
+            model_name="project",
+            index=models.Index(
+                fields=["organisation", "status", "go_live_on"],
+                name="projects_pr_organis_ea75b6_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='incident',
-            constraint=models.UniqueConstraint(fields=('project', 'ticket'), name='unique_project_incident'),
+            model_name="incident",
+            constraint=models.UniqueConstraint(
+                fields=("project", "ticket"), name="unique_project_incident"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(fields=('project', 'position'), name='unique_stage_position'),
+            model_name="stage",
+            constraint=models.UniqueConstraint(
+                fields=("project", "position"), name="unique_stage_position"
+            ),
         ),
     ]

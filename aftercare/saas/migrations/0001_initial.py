@@ -10,213 +10,616 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("tenancy", "0002_contract_sla_plan_reference"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Migration',
+            name="Migration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('lead', 'Lead'), ('offer_sent', 'Offer sent'), ('confirmed', 'Confirmed'), ('declined', 'Declined'), ('scheduled', 'Scheduled'), ('in_progress', 'In progress'), ('handed_over', 'Handed over'), ('accepted', 'Accepted'), ('invoiced', 'Invoiced')], default='lead', max_length=16, verbose_name='state')),
-                ('company', models.CharField(max_length=200, verbose_name='company')),
-                ('contact_name', models.CharField(max_length=200, verbose_name='contact name')),
-                ('email', models.EmailField(max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, max_length=50, verbose_name='phone')),
-                ('country', models.CharField(blank=True, max_length=2, verbose_name='country')),
-                ('product', models.CharField(max_length=200, verbose_name='current product and version')),
-                ('users', models.PositiveIntegerField(verbose_name='number of users')),
-                ('desired_date', models.DateField(blank=True, null=True, verbose_name='desired date')),
-                ('message', models.TextField(blank=True, verbose_name='message')),
-                ('language', models.CharField(choices=[('en', 'English'), ('ro', 'Romanian'), ('fr', 'French'), ('uk', 'Ukrainian'), ('ru', 'Russian')], default='en', max_length=8, verbose_name='language')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='received')),
-                ('scheduled_for', models.DateField(blank=True, null=True, verbose_name='migration date')),
-                ('target_site', models.CharField(blank=True, max_length=200, verbose_name='target SaaS site')),
-                ('training_needs', models.TextField(blank=True, verbose_name='extra training needs')),
-                ('weekend', models.BooleanField(default=False, verbose_name='weekend migration')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='updated')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='saas_migrations', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("lead", "Lead"),
+                            ("offer_sent", "Offer sent"),
+                            ("confirmed", "Confirmed"),
+                            ("declined", "Declined"),
+                            ("scheduled", "Scheduled"),
+                            ("in_progress", "In progress"),
+                            ("handed_over", "Handed over"),
+                            ("accepted", "Accepted"),
+                            ("invoiced", "Invoiced"),
+                        ],
+                        default="lead",
+                        max_length=16,
+                        verbose_name="state",
+                    ),
+                ),
+                ("company", models.CharField(max_length=200, verbose_name="company")),
+                ("contact_name", models.CharField(max_length=200, verbose_name="contact name")),
+                ("email", models.EmailField(max_length=254, verbose_name="e-mail")),
+                ("phone", models.CharField(blank=True, max_length=50, verbose_name="phone")),
+                ("country", models.CharField(blank=True, max_length=2, verbose_name="country")),
+                (
+                    "product",
+                    models.CharField(max_length=200, verbose_name="current product and version"),
+                ),
+                ("users", models.PositiveIntegerField(verbose_name="number of users")),
+                (
+                    "desired_date",
+                    models.DateField(blank=True, null=True, verbose_name="desired date"),
+                ),
+                ("message", models.TextField(blank=True, verbose_name="message")),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("en", "English"),
+                            ("ro", "Romanian"),
+                            ("fr", "French"),
+                            ("uk", "Ukrainian"),
+                            ("ru", "Russian"),
+                        ],
+                        default="en",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="received"
+                    ),
+                ),
+                (
+                    "scheduled_for",
+                    models.DateField(blank=True, null=True, verbose_name="migration date"),
+                ),
+                (
+                    "target_site",
+                    models.CharField(blank=True, max_length=200, verbose_name="target SaaS site"),
+                ),
+                (
+                    "training_needs",
+                    models.TextField(blank=True, verbose_name="extra training needs"),
+                ),
+                ("weekend", models.BooleanField(default=False, verbose_name="weekend migration")),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="updated"),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="saas_migrations",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SaaS migration',
-                'verbose_name_plural': 'SaaS migrations',
-                'ordering': ['-created_at', '-pk'],
-                'permissions': [('manage_migration', 'Can manage SaaS migrations')],
+                "verbose_name": "SaaS migration",
+                "verbose_name_plural": "SaaS migrations",
+                "ordering": ["-created_at", "-pk"],
+                "permissions": [("manage_migration", "Can manage SaaS migrations")],
             },
         ),
         migrations.CreateModel(
-            name='Extra',
+            name="Extra",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='position')),
-                ('description', models.CharField(max_length=500, verbose_name='description')),
-                ('quantity', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(0)], verbose_name='quantity')),
-                ('unit', models.CharField(blank=True, max_length=32, verbose_name='unit')),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=14, validators=[django.core.validators.MinValueValidator(0)], verbose_name='unit price')),
-                ('vat_rate', models.DecimalField(decimal_places=2, default=Decimal('19.00'), max_digits=5, validators=[django.core.validators.MinValueValidator(0)], verbose_name='VAT rate (%)')),
-                ('added_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('added_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
-                ('migration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='extras', to='saas.migration')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="position")),
+                ("description", models.CharField(max_length=500, verbose_name="description")),
+                (
+                    "quantity",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="quantity",
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, max_length=32, verbose_name="unit")),
+                (
+                    "unit_price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="unit price",
+                    ),
+                ),
+                (
+                    "vat_rate",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("19.00"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="VAT rate (%)",
+                    ),
+                ),
+                ("added_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "migration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="extras",
+                        to="saas.migration",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'extra',
-                'verbose_name_plural': 'extras',
-                'ordering': ['position', 'pk'],
-                'abstract': False,
+                "verbose_name": "extra",
+                "verbose_name_plural": "extras",
+                "ordering": ["position", "pk"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ChecklistTick',
+            name="ChecklistTick",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.CharField(choices=[('read_only', 'Old system set read-only'), ('data', 'Data migrated'), ('interfaces', 'Interfaces converted'), ('tests', 'Tests done'), ('handover', 'Site handed over')], max_length=16, verbose_name='step')),
-                ('done_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, max_length=500, verbose_name='note')),
-                ('done_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
-                ('migration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ticks', to='saas.migration')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "step",
+                    models.CharField(
+                        choices=[
+                            ("read_only", "Old system set read-only"),
+                            ("data", "Data migrated"),
+                            ("interfaces", "Interfaces converted"),
+                            ("tests", "Tests done"),
+                            ("handover", "Site handed over"),
+                        ],
+                        max_length=16,
+                        verbose_name="step",
+                    ),
+                ),
+                ("done_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, max_length=500, verbose_name="note")),
+                (
+                    "done_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "migration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ticks",
+                        to="saas.migration",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'checklist step',
-                'verbose_name_plural': 'checklist steps',
+                "verbose_name": "checklist step",
+                "verbose_name_plural": "checklist steps",
             },
         ),
         migrations.CreateModel(
-            name='Acceptance',
+            name="Acceptance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('accepted_on', models.DateField(verbose_name='date')),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('migration', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='acceptance', to='saas.migration')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("accepted_on", models.DateField(verbose_name="date")),
+                ("comment", models.TextField(blank=True, verbose_name="comment")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "migration",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="acceptance",
+                        to="saas.migration",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'acceptance',
-                'verbose_name_plural': 'acceptances',
+                "verbose_name": "acceptance",
+                "verbose_name_plural": "acceptances",
             },
         ),
         migrations.CreateModel(
-            name='MigrationEvent',
+            name="MigrationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_label', models.CharField(blank=True, max_length=254)),
-                ('action', models.CharField(max_length=64)),
-                ('old', models.CharField(blank=True, max_length=32)),
-                ('new', models.CharField(blank=True, max_length=32)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('migration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='saas.migration')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=254)),
+                ("action", models.CharField(max_length=64)),
+                ("old", models.CharField(blank=True, max_length=32)),
+                ("new", models.CharField(blank=True, max_length=32)),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "migration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="saas.migration",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'migration event',
-                'verbose_name_plural': 'migration events',
-                'ordering': ['created_at', 'pk'],
+                "verbose_name": "migration event",
+                "verbose_name_plural": "migration events",
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Offer',
+            name="Offer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('revision', models.PositiveSmallIntegerField(verbose_name='revision')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('sent', 'Sent'), ('superseded', 'Superseded'), ('confirmed', 'Confirmed'), ('declined', 'Declined')], default='draft', max_length=12, verbose_name='status')),
-                ('currency', models.CharField(default='EUR', max_length=3, verbose_name='currency')),
-                ('valid_days', models.PositiveSmallIntegerField(default=30, verbose_name='valid for (days)')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('language', models.CharField(blank=True, max_length=8, verbose_name='language')),
-                ('pdf', models.FileField(blank=True, max_length=255, upload_to=aftercare.saas.models._pdf_path, verbose_name='PDF')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by_name', models.CharField(blank=True, max_length=254)),
-                ('decided_via', models.CharField(blank=True, choices=[('portal', 'portal'), ('link', 'e-mail link'), ('email', 'e-mail reply')], max_length=8)),
-                ('decision_note', models.TextField(blank=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('migration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='saas.migration', verbose_name='migration')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("revision", models.PositiveSmallIntegerField(verbose_name="revision")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("sent", "Sent"),
+                            ("superseded", "Superseded"),
+                            ("confirmed", "Confirmed"),
+                            ("declined", "Declined"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(default="EUR", max_length=3, verbose_name="currency"),
+                ),
+                (
+                    "valid_days",
+                    models.PositiveSmallIntegerField(default=30, verbose_name="valid for (days)"),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("language", models.CharField(blank=True, max_length=8, verbose_name="language")),
+                (
+                    "pdf",
+                    models.FileField(
+                        blank=True,
+                        max_length=255,
+                        upload_to=aftercare.saas.models._pdf_path,
+                        verbose_name="PDF",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_by_name", models.CharField(blank=True, max_length=254)),
+                (
+                    "decided_via",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("portal", "portal"),
+                            ("link", "e-mail link"),
+                            ("email", "e-mail reply"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("decision_note", models.TextField(blank=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "migration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="saas.migration",
+                        verbose_name="migration",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'offer',
-                'verbose_name_plural': 'offers',
-                'ordering': ['migration', '-revision'],
+                "verbose_name": "offer",
+                "verbose_name_plural": "offers",
+                "ordering": ["migration", "-revision"],
             },
         ),
         migrations.CreateModel(
-            name='OfferItem',
+            name="OfferItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='position')),
-                ('description', models.CharField(max_length=500, verbose_name='description')),
-                ('quantity', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(0)], verbose_name='quantity')),
-                ('unit', models.CharField(blank=True, max_length=32, verbose_name='unit')),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=14, validators=[django.core.validators.MinValueValidator(0)], verbose_name='unit price')),
-                ('vat_rate', models.DecimalField(decimal_places=2, default=Decimal('19.00'), max_digits=5, validators=[django.core.validators.MinValueValidator(0)], verbose_name='VAT rate (%)')),
-                ('offer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='saas.offer')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="position")),
+                ("description", models.CharField(max_length=500, verbose_name="description")),
+                (
+                    "quantity",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="quantity",
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, max_length=32, verbose_name="unit")),
+                (
+                    "unit_price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="unit price",
+                    ),
+                ),
+                (
+                    "vat_rate",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("19.00"),
+                        max_digits=5,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="VAT rate (%)",
+                    ),
+                ),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="saas.offer",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'offer item',
-                'verbose_name_plural': 'offer items',
-                'ordering': ['position', 'pk'],
-                'abstract': False,
+                "verbose_name": "offer item",
+                "verbose_name_plural": "offer items",
+                "ordering": ["position", "pk"],
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='OfferLink',
+            name="OfferLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('nonce_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('offer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='saas.offer')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                ("nonce_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="saas.offer",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'offer link',
-                'verbose_name_plural': 'offer links',
+                "verbose_name": "offer link",
+                "verbose_name_plural": "offer links",
             },
         ),
         migrations.CreateModel(
-            name='Statement',
+            name="Statement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pdf', models.FileField(max_length=255, upload_to=aftercare.saas.models._pdf_path, verbose_name='PDF')),
-                ('currency', models.CharField(max_length=3)),
-                ('net', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('vat', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('gross', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('issued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('issued_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('migration', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='statement', to='saas.migration')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "pdf",
+                    models.FileField(
+                        max_length=255,
+                        upload_to=aftercare.saas.models._pdf_path,
+                        verbose_name="PDF",
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3)),
+                ("net", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("vat", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("gross", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("issued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "issued_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "migration",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="statement",
+                        to="saas.migration",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'final statement',
-                'verbose_name_plural': 'final statements',
+                "verbose_name": "final statement",
+                "verbose_name_plural": "final statements",
             },
         ),
         migrations.AddIndex(
-            model_name='migration',
-            index=models.Index(fields=['state', '-created_at'], name='saas_migration_state'),
+            model_name="migration",
+            index=models.Index(fields=["state", "-created_at"], name="saas_migration_state"),
         ),
         migrations.AddConstraint(
-            model_name='checklisttick',
-            constraint=models.UniqueConstraint(fields=('migration', 'step'), name='saas_tick_once'),
+            model_name="checklisttick",
+            constraint=models.UniqueConstraint(fields=("migration", "step"), name="saas_tick_once"),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.UniqueConstraint(fields=('migration', 'revision'), name='saas_offer_revision'),
+            model_name="offer",
+            constraint=models.UniqueConstraint(
+                fields=("migration", "revision"), name="saas_offer_revision"
+            ),
         ),
     ]

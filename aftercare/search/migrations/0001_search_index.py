@@ -17,36 +17,63 @@ def drop_engine_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('desk', '0007_canned_answer'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0007_canned_answer"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchDocument',
+            name="SearchDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('public', 'Public'), ('internal', 'Internal')], max_length=10)),
-                ('number', models.CharField(blank=True, max_length=64)),
-                ('subject', models.TextField(blank=True)),
-                ('body', models.TextField(blank=True)),
-                ('names', models.TextField(blank=True)),
-                ('raw_body', models.TextField(blank=True)),
-                ('raw_names', models.TextField(blank=True)),
-                ('scope', models.CharField(blank=True, max_length=32)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("public", "Public"), ("internal", "Internal")], max_length=10
+                    ),
+                ),
+                ("number", models.CharField(blank=True, max_length=64)),
+                ("subject", models.TextField(blank=True)),
+                ("body", models.TextField(blank=True)),
+                ("names", models.TextField(blank=True)),
+                ("raw_body", models.TextField(blank=True)),
+                ("raw_names", models.TextField(blank=True)),
+                ("scope", models.CharField(blank=True, max_length=32)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'search document',
-                'verbose_name_plural': 'search documents',
-                'db_table': 'search_document',
-                'constraints': [models.UniqueConstraint(fields=('ticket', 'kind'), name='search_document_unique')],
+                "verbose_name": "search document",
+                "verbose_name_plural": "search documents",
+                "db_table": "search_document",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("ticket", "kind"), name="search_document_unique"
+                    )
+                ],
             },
         ),
         migrations.RunPython(create_engine_index, drop_engine_index),

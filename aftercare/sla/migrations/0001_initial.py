@@ -10,161 +10,400 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('desk', '0002_ticket_sla_summary'),
-        ('tenancy', '0001_initial'),
+        ("desk", "0002_ticket_sla_summary"),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Calendar',
+            name="Calendar",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('time_zone', models.CharField(max_length=64, validators=[aftercare.accounts.models.validate_time_zone], verbose_name='time zone')),
-                ('country', models.CharField(blank=True, max_length=2, validators=[aftercare.tenancy.models.validate_country], verbose_name='country')),
-                ('subdivision', models.CharField(blank=True, max_length=10, verbose_name='subdivision')),
-                ('hours', models.JSONField(blank=True, default=dict, validators=[aftercare.sla.models.validate_hours], verbose_name='working hours')),
-                ('around_the_clock', models.BooleanField(default=False, verbose_name='24x7')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        max_length=64,
+                        validators=[aftercare.accounts.models.validate_time_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "country",
+                    models.CharField(
+                        blank=True,
+                        max_length=2,
+                        validators=[aftercare.tenancy.models.validate_country],
+                        verbose_name="country",
+                    ),
+                ),
+                (
+                    "subdivision",
+                    models.CharField(blank=True, max_length=10, verbose_name="subdivision"),
+                ),
+                (
+                    "hours",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        validators=[aftercare.sla.models.validate_hours],
+                        verbose_name="working hours",
+                    ),
+                ),
+                ("around_the_clock", models.BooleanField(default=False, verbose_name="24x7")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'business calendar',
-                'verbose_name_plural': 'business calendars',
+                "verbose_name": "business calendar",
+                "verbose_name_plural": "business calendars",
             },
         ),
         migrations.CreateModel(
-            name='SlaClock',
+            name="SlaClock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('first_response', 'First response'), ('resolution', 'Resolution')], max_length=20)),
-                ('target_minutes', models.PositiveIntegerField()),
-                ('around_the_clock', models.BooleanField(default=False)),
-                ('state', models.CharField(choices=[('running', 'Running'), ('paused', 'Paused'), ('met', 'Met'), ('breached', 'Breached')], default='running', max_length=10)),
-                ('started_at', models.DateTimeField()),
-                ('paused_since', models.DateTimeField(blank=True, null=True)),
-                ('deadline', models.DateTimeField(blank=True, null=True)),
-                ('warn_at', models.DateTimeField(blank=True, null=True)),
-                ('stopped_at', models.DateTimeField(blank=True, null=True)),
-                ('elapsed_minutes', models.FloatField(blank=True, null=True)),
-                ('paused_minutes', models.FloatField(default=0)),
-                ('warned_at', models.DateTimeField(blank=True, null=True)),
-                ('breached_at', models.DateTimeField(blank=True, null=True)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sla_clocks', to='desk.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("first_response", "First response"),
+                            ("resolution", "Resolution"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("target_minutes", models.PositiveIntegerField()),
+                ("around_the_clock", models.BooleanField(default=False)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("met", "Met"),
+                            ("breached", "Breached"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("paused_since", models.DateTimeField(blank=True, null=True)),
+                ("deadline", models.DateTimeField(blank=True, null=True)),
+                ("warn_at", models.DateTimeField(blank=True, null=True)),
+                ("stopped_at", models.DateTimeField(blank=True, null=True)),
+                ("elapsed_minutes", models.FloatField(blank=True, null=True)),
+                ("paused_minutes", models.FloatField(default=0)),
+                ("warned_at", models.DateTimeField(blank=True, null=True)),
+                ("breached_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sla_clocks",
+                        to="desk.ticket",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA clock',
-                'verbose_name_plural': 'SLA clocks',
+                "verbose_name": "SLA clock",
+                "verbose_name_plural": "SLA clocks",
             },
         ),
         migrations.CreateModel(
-            name='SlaPause',
+            name="SlaPause",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('reason', models.CharField(max_length=32)),
-                ('clock', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pauses', to='sla.slaclock')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("reason", models.CharField(max_length=32)),
+                (
+                    "clock",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pauses",
+                        to="sla.slaclock",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at'],
+                "ordering": ["started_at"],
             },
         ),
         migrations.CreateModel(
-            name='SlaPlan',
+            name="SlaPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
-                ('pause_statuses', models.JSONField(blank=True, default=list, verbose_name='statuses that pause the clock')),
-                ('stop_statuses', models.JSONField(blank=True, default=list, verbose_name='statuses that stop the clock')),
-                ('first_response', models.CharField(choices=[('reply', 'First public reply by the desk'), ('acknowledge', 'Acknowledgement, status change or public reply')], default='reply', max_length=16, verbose_name='first response is')),
-                ('warn_percent', models.PositiveSmallIntegerField(default=75, verbose_name='warn at this share of the target (percent)')),
-                ('escalate_to_l2', models.BooleanField(default=True, verbose_name='raise to L2 on breach')),
-                ('is_default', models.BooleanField(default=False, help_text='Applies to requests whose contract names no plan.', verbose_name='default plan')),
-                ('calendar', models.ForeignKey(blank=True, help_text="Empty: the customer's time zone and country, Mon-Fri 09:00-18:00.", null=True, on_delete=django.db.models.deletion.PROTECT, to='sla.calendar', verbose_name='calendar')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True, verbose_name="name")),
+                (
+                    "pause_statuses",
+                    models.JSONField(
+                        blank=True, default=list, verbose_name="statuses that pause the clock"
+                    ),
+                ),
+                (
+                    "stop_statuses",
+                    models.JSONField(
+                        blank=True, default=list, verbose_name="statuses that stop the clock"
+                    ),
+                ),
+                (
+                    "first_response",
+                    models.CharField(
+                        choices=[
+                            ("reply", "First public reply by the desk"),
+                            ("acknowledge", "Acknowledgement, status change or public reply"),
+                        ],
+                        default="reply",
+                        max_length=16,
+                        verbose_name="first response is",
+                    ),
+                ),
+                (
+                    "warn_percent",
+                    models.PositiveSmallIntegerField(
+                        default=75, verbose_name="warn at this share of the target (percent)"
+                    ),
+                ),
+                (
+                    "escalate_to_l2",
+                    models.BooleanField(default=True, verbose_name="raise to L2 on breach"),
+                ),
+                (
+                    "is_default",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Applies to requests whose contract names no plan.",
+                        verbose_name="default plan",
+                    ),
+                ),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the customer's time zone and country, Mon-Fri 09:00-18:00.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="sla.calendar",
+                        verbose_name="calendar",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA plan',
-                'verbose_name_plural': 'SLA plans',
+                "verbose_name": "SLA plan",
+                "verbose_name_plural": "SLA plans",
             },
         ),
         migrations.AddField(
-            model_name='slaclock',
-            name='plan',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to='sla.slaplan'),
+            model_name="slaclock",
+            name="plan",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, to="sla.slaplan"
+            ),
         ),
         migrations.CreateModel(
-            name='SlaTarget',
+            name="SlaTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, 'Critical'), (2, 'High'), (3, 'Normal'), (4, 'Low')], verbose_name='priority')),
-                ('category', models.CharField(blank=True, choices=[('incident', 'Incident'), ('problem', 'Problem'), ('consultation', 'Consultation'), ('change', 'Change / development request'), ('documentation', 'Documentation request'), ('improvement', 'Improvement suggestion')], help_text='Empty: any category.', max_length=20, verbose_name='category')),
-                ('first_response_minutes', models.PositiveIntegerField(verbose_name='first response (business minutes)')),
-                ('resolution_minutes', models.PositiveIntegerField(verbose_name='resolution (business minutes)')),
-                ('around_the_clock', models.BooleanField(default=False, help_text='Count every hour, e.g. for critical incidents.', verbose_name='24x7')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='sla.slaplan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Critical"), (2, "High"), (3, "Normal"), (4, "Low")],
+                        verbose_name="priority",
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("incident", "Incident"),
+                            ("problem", "Problem"),
+                            ("consultation", "Consultation"),
+                            ("change", "Change / development request"),
+                            ("documentation", "Documentation request"),
+                            ("improvement", "Improvement suggestion"),
+                        ],
+                        help_text="Empty: any category.",
+                        max_length=20,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "first_response_minutes",
+                    models.PositiveIntegerField(verbose_name="first response (business minutes)"),
+                ),
+                (
+                    "resolution_minutes",
+                    models.PositiveIntegerField(verbose_name="resolution (business minutes)"),
+                ),
+                (
+                    "around_the_clock",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Count every hour, e.g. for critical incidents.",
+                        verbose_name="24x7",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="targets",
+                        to="sla.slaplan",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA target',
-                'verbose_name_plural': 'SLA targets',
+                "verbose_name": "SLA target",
+                "verbose_name_plural": "SLA targets",
             },
         ),
         migrations.CreateModel(
-            name='CalendarException',
+            name="CalendarException",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='date')),
-                ('kind', models.CharField(choices=[('off', 'Day off'), ('working', 'Extra working day')], max_length=10, verbose_name='kind')),
-                ('starts', models.TimeField(blank=True, null=True, verbose_name='from')),
-                ('ends', models.TimeField(blank=True, null=True, verbose_name='until')),
-                ('note', models.CharField(blank=True, max_length=200, verbose_name='note')),
-                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exceptions', to='sla.calendar')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(verbose_name="date")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("off", "Day off"), ("working", "Extra working day")],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("starts", models.TimeField(blank=True, null=True, verbose_name="from")),
+                ("ends", models.TimeField(blank=True, null=True, verbose_name="until")),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="note")),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exceptions",
+                        to="sla.calendar",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'calendar exception',
-                'verbose_name_plural': 'calendar exceptions',
-                'constraints': [models.UniqueConstraint(fields=('calendar', 'day'), name='unique_calendar_day')],
+                "verbose_name": "calendar exception",
+                "verbose_name_plural": "calendar exceptions",
+                "constraints": [
+                    models.UniqueConstraint(fields=("calendar", "day"), name="unique_calendar_day")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='desk.ticket')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sla_notifications', to=settings.AUTH_USER_MODEL)),
-                ('clock', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sla.slaclock')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=16)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="desk.ticket",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sla_notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clock",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="sla.slaclock",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', 'read_at', '-created_at'], name='notif_user')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'clock', 'kind'), name='unique_sla_notification')],
+                "indexes": [
+                    models.Index(fields=["user", "read_at", "-created_at"], name="notif_user")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "clock", "kind"), name="unique_sla_notification"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(fields=['state', 'deadline'], name='clock_due'),
+            model_name="slaclock",
+            index=models.Index(fields=["state", "deadline"], name="clock_due"),
         ),
         migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(fields=['state', 'warn_at'], name='clock_warn'),
+            model_name="slaclock",
+            index=models.Index(fields=["state", "warn_at"], name="clock_warn"),
         ),
         migrations.AddIndex(
-            model_name='slaclock',
-            index=models.Index(fields=['metric', 'stopped_at'], name='clock_stopped'),
+            model_name="slaclock",
+            index=models.Index(fields=["metric", "stopped_at"], name="clock_stopped"),
         ),
         migrations.AddConstraint(
-            model_name='slaclock',
-            constraint=models.UniqueConstraint(fields=('ticket', 'metric'), name='unique_clock_metric'),
+            model_name="slaclock",
+            constraint=models.UniqueConstraint(
+                fields=("ticket", "metric"), name="unique_clock_metric"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.UniqueConstraint(fields=('plan', 'priority', 'category'), name='unique_sla_target'),
+            model_name="slatarget",
+            constraint=models.UniqueConstraint(
+                fields=("plan", "priority", "category"), name="unique_sla_target"
+            ),
         ),
     ]

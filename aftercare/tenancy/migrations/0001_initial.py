@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,117 +17,314 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True, verbose_name='name')),
-                ('code', models.SlugField(max_length=32, unique=True, verbose_name='short code')),
-                ('country', models.CharField(default='RO', help_text='ISO 3166 code; its public holidays are off in the business calendar.', max_length=2, validators=[aftercare.tenancy.models.validate_country], verbose_name='country')),
-                ('time_zone', models.CharField(default='Europe/Bucharest', max_length=64, validators=[aftercare.accounts.models.validate_time_zone], verbose_name='time zone')),
-                ('language', models.CharField(choices=[('en', 'English'), ('ro', 'Romanian'), ('fr', 'French'), ('uk', 'Ukrainian'), ('ru', 'Russian')], default='en', max_length=8, verbose_name='language')),
-                ('mail_domains', models.CharField(blank=True, help_text='Comma-separated domains whose senders belong to this organisation.', max_length=500, verbose_name='mail domains')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True, verbose_name="name")),
+                ("code", models.SlugField(max_length=32, unique=True, verbose_name="short code")),
+                (
+                    "country",
+                    models.CharField(
+                        default="RO",
+                        help_text="ISO 3166 code; its public holidays are off in the business calendar.",
+                        max_length=2,
+                        validators=[aftercare.tenancy.models.validate_country],
+                        verbose_name="country",
+                    ),
+                ),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="Europe/Bucharest",
+                        max_length=64,
+                        validators=[aftercare.accounts.models.validate_time_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("en", "English"),
+                            ("ro", "Romanian"),
+                            ("fr", "French"),
+                            ("uk", "Ukrainian"),
+                            ("ru", "Russian"),
+                        ],
+                        default="en",
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                (
+                    "mail_domains",
+                    models.CharField(
+                        blank=True,
+                        help_text="Comma-separated domains whose senders belong to this organisation.",
+                        max_length=500,
+                        verbose_name="mail domains",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
             ],
             options={
-                'verbose_name': 'organisation',
-                'verbose_name_plural': 'organisations',
-                'ordering': ['name'],
+                "verbose_name": "organisation",
+                "verbose_name_plural": "organisations",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Contract',
+            name="Contract",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=64, verbose_name='number')),
-                ('starts_on', models.DateField(verbose_name='start')),
-                ('ends_on', models.DateField(blank=True, null=True, verbose_name='end')),
-                ('support_hours', models.CharField(choices=[('business', 'Business hours'), ('24x7', '24x7')], default='business', max_length=16, verbose_name='support hours')),
-                ('sla_plan', models.CharField(blank=True, help_text="Name of the SLA plan that applies to this contract's requests.", max_length=100, verbose_name='SLA plan')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contracts', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=64, verbose_name="number")),
+                ("starts_on", models.DateField(verbose_name="start")),
+                ("ends_on", models.DateField(blank=True, null=True, verbose_name="end")),
+                (
+                    "support_hours",
+                    models.CharField(
+                        choices=[("business", "Business hours"), ("24x7", "24x7")],
+                        default="business",
+                        max_length=16,
+                        verbose_name="support hours",
+                    ),
+                ),
+                (
+                    "sla_plan",
+                    models.CharField(
+                        blank=True,
+                        help_text="Name of the SLA plan that applies to this contract's requests.",
+                        max_length=100,
+                        verbose_name="SLA plan",
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contracts",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'contract',
-                'verbose_name_plural': 'contracts',
-                'ordering': ['-starts_on'],
+                "verbose_name": "contract",
+                "verbose_name_plural": "contracts",
+                "ordering": ["-starts_on"],
             },
         ),
         migrations.CreateModel(
-            name='ContactPerson',
+            name="ContactPerson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='e-mail')),
-                ('phone', models.CharField(blank=True, max_length=50, verbose_name='phone')),
-                ('role', models.CharField(blank=True, help_text='For example: IT manager, chief accountant, project sponsor.', max_length=200, verbose_name='role')),
-                ('is_primary', models.BooleanField(default=False, verbose_name='primary contact')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='contact_roles', to=settings.AUTH_USER_MODEL, verbose_name='user account')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="e-mail")),
+                ("phone", models.CharField(blank=True, max_length=50, verbose_name="phone")),
+                (
+                    "role",
+                    models.CharField(
+                        blank=True,
+                        help_text="For example: IT manager, chief accountant, project sponsor.",
+                        max_length=200,
+                        verbose_name="role",
+                    ),
+                ),
+                ("is_primary", models.BooleanField(default=False, verbose_name="primary contact")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="contact_roles",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user account",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'contact person',
-                'verbose_name_plural': 'contact persons',
-                'ordering': ['-is_primary', 'name'],
+                "verbose_name": "contact person",
+                "verbose_name_plural": "contact persons",
+                "ordering": ["-is_primary", "name"],
             },
         ),
         migrations.CreateModel(
-            name='AgentRestriction',
+            name="AgentRestriction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="tenancy.organisation"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'agent restriction',
-                'verbose_name_plural': 'agent restrictions',
+                "verbose_name": "agent restriction",
+                "verbose_name_plural": "agent restrictions",
             },
         ),
         migrations.CreateModel(
-            name='System',
+            name="System",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('product', models.CharField(max_length=200, verbose_name='product')),
-                ('version', models.CharField(blank=True, max_length=64, verbose_name='version')),
-                ('licence', models.CharField(blank=True, max_length=100, verbose_name='licence number')),
-                ('contract', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='systems', to='tenancy.contract', verbose_name='contract')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='systems', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("product", models.CharField(max_length=200, verbose_name="product")),
+                ("version", models.CharField(blank=True, max_length=64, verbose_name="version")),
+                (
+                    "licence",
+                    models.CharField(blank=True, max_length=100, verbose_name="licence number"),
+                ),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="systems",
+                        to="tenancy.contract",
+                        verbose_name="contract",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="systems",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'system',
-                'verbose_name_plural': 'systems',
-                'ordering': ['name'],
+                "verbose_name": "system",
+                "verbose_name_plural": "systems",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('customer', 'Customer user'), ('coordinator', 'Customer coordinator')], default='customer', max_length=20, verbose_name='role')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL, verbose_name='user')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("customer", "Customer user"),
+                            ("coordinator", "Customer coordinator"),
+                        ],
+                        default="customer",
+                        max_length=20,
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'membership',
-                'verbose_name_plural': 'memberships',
-                'constraints': [models.UniqueConstraint(fields=('user', 'organisation'), name='unique_membership')],
+                "verbose_name": "membership",
+                "verbose_name_plural": "memberships",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "organisation"), name="unique_membership"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.UniqueConstraint(fields=('organisation', 'number'), name='unique_contract'),
+            model_name="contract",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "number"), name="unique_contract"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contract',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_on__isnull', True), ('ends_on__gte', models.F('starts_on')), _connector='OR'), name='contract_ends_after_start'),
+            model_name="contract",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ends_on__isnull", True),
+                    ("ends_on__gte", models.F("starts_on")),
+                    _connector="OR",
+                ),
+                name="contract_ends_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentrestriction',
-            constraint=models.UniqueConstraint(fields=('user', 'organisation'), name='unique_restriction'),
+            model_name="agentrestriction",
+            constraint=models.UniqueConstraint(
+                fields=("user", "organisation"), name="unique_restriction"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='system',
-            constraint=models.UniqueConstraint(fields=('organisation', 'name'), name='unique_system_name'),
+            model_name="system",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "name"), name="unique_system_name"
+            ),
         ),
     ]

@@ -5,19 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sla', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("sla", "0001_initial"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         # The plan was a free-text name until the SLA engine existed; it becomes a
         # reference. No installation had data in it (nothing read it), so drop and add.
-        migrations.RemoveField(model_name='contract', name='sla_plan'),
+        migrations.RemoveField(model_name="contract", name="sla_plan"),
         migrations.AddField(
-            model_name='contract',
-            name='sla_plan',
-            field=models.ForeignKey(blank=True, help_text="Empty: the default SLA plan applies to this contract's requests.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='contracts', to='sla.slaplan', verbose_name='SLA plan'),
+            model_name="contract",
+            name="sla_plan",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Empty: the default SLA plan applies to this contract's requests.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="contracts",
+                to="sla.slaplan",
+                verbose_name="SLA plan",
+            ),
         ),
     ]

@@ -8,77 +8,217 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('desk', '0005_message_mail_fields_approvals'),
-        ('tenancy', '0002_contract_sla_plan_reference'),
+        ("desk", "0005_message_mail_fields_approvals"),
+        ("tenancy", "0002_contract_sla_plan_reference"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('target_url', models.CharField(help_text='An https:// address on the public internet.', max_length=500, verbose_name='target URL')),
-                ('secret', models.CharField(default=aftercare.webhooks.models.new_secret, help_text='The receiver checks X-Aftercare-Signature with it (see docs/webhooks.md).', max_length=100, verbose_name='signing secret')),
-                ('events', models.JSONField(default=list, verbose_name='events')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('failure_count', models.PositiveIntegerField(default=0, editable=False, verbose_name='consecutive failed deliveries')),
-                ('disabled_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='disabled')),
-                ('disabled_reason', models.CharField(blank=True, editable=False, max_length=500, verbose_name='reason disabled')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created')),
-                ('organisation', models.ForeignKey(blank=True, help_text="Only this organisation's events. Empty: every organisation's events.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "target_url",
+                    models.CharField(
+                        help_text="An https:// address on the public internet.",
+                        max_length=500,
+                        verbose_name="target URL",
+                    ),
+                ),
+                (
+                    "secret",
+                    models.CharField(
+                        default=aftercare.webhooks.models.new_secret,
+                        help_text="The receiver checks X-Aftercare-Signature with it (see docs/webhooks.md).",
+                        max_length=100,
+                        verbose_name="signing secret",
+                    ),
+                ),
+                ("events", models.JSONField(default=list, verbose_name="events")),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "failure_count",
+                    models.PositiveIntegerField(
+                        default=0, editable=False, verbose_name="consecutive failed deliveries"
+                    ),
+                ),
+                (
+                    "disabled_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="disabled"
+                    ),
+                ),
+                (
+                    "disabled_reason",
+                    models.CharField(
+                        blank=True, editable=False, max_length=500, verbose_name="reason disabled"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Only this organisation's events. Empty: every organisation's events.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'webhook subscription',
-                'verbose_name_plural': 'webhook subscriptions',
-                'ordering': ['name', 'pk'],
+                "verbose_name": "webhook subscription",
+                "verbose_name_plural": "webhook subscriptions",
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='delivery id')),
-                ('event', models.CharField(choices=[('ticket.created', 'Request created'), ('ticket.updated', 'Request updated (assignee, level, priority, …)'), ('ticket.status_changed', 'Request status changed'), ('comment.created', 'Public reply added'), ('sla.warning', 'SLA deadline approaching'), ('sla.breached', 'SLA target missed'), ('ping', 'Test ping')], max_length=32, verbose_name='event')),
-                ('dedupe_key', models.CharField(editable=False, max_length=200, unique=True)),
-                ('payload', models.TextField(verbose_name='payload')),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='state')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='next attempt')),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='last status')),
-                ('response_excerpt', models.TextField(blank=True, verbose_name='response (first 2 kB)')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered')),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True, verbose_name='duration (ms)')),
-                ('organisation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.organisation', verbose_name='organisation')),
-                ('ticket', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='desk.ticket', verbose_name='request')),
-                ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='webhooks.subscription', verbose_name='subscription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "uuid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="delivery id"
+                    ),
+                ),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("ticket.created", "Request created"),
+                            ("ticket.updated", "Request updated (assignee, level, priority, …)"),
+                            ("ticket.status_changed", "Request status changed"),
+                            ("comment.created", "Public reply added"),
+                            ("sla.warning", "SLA deadline approaching"),
+                            ("sla.breached", "SLA target missed"),
+                            ("ping", "Test ping"),
+                        ],
+                        max_length=32,
+                        verbose_name="event",
+                    ),
+                ),
+                ("dedupe_key", models.CharField(editable=False, max_length=200, unique=True)),
+                ("payload", models.TextField(verbose_name="payload")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="next attempt"
+                    ),
+                ),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "last_status_code",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="last status"
+                    ),
+                ),
+                (
+                    "response_excerpt",
+                    models.TextField(blank=True, verbose_name="response (first 2 kB)"),
+                ),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
+                (
+                    "delivered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="delivered"),
+                ),
+                (
+                    "duration_ms",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="duration (ms)"
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenancy.organisation",
+                        verbose_name="organisation",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="desk.ticket",
+                        verbose_name="request",
+                    ),
+                ),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="webhooks.subscription",
+                        verbose_name="subscription",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'webhook delivery',
-                'verbose_name_plural': 'webhook deliveries',
+                "verbose_name": "webhook delivery",
+                "verbose_name_plural": "webhook deliveries",
             },
         ),
         migrations.AddIndex(
-            model_name='subscription',
-            index=models.Index(fields=['active', 'organisation'], name='webhook_sub_active'),
+            model_name="subscription",
+            index=models.Index(fields=["active", "organisation"], name="webhook_sub_active"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['state', 'next_attempt_at'], name='webhook_delivery_due'),
+            model_name="delivery",
+            index=models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['subscription', '-created_at'], name='webhook_delivery_sub'),
+            model_name="delivery",
+            index=models.Index(fields=["subscription", "-created_at"], name="webhook_delivery_sub"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['created_at'], name='webhook_delivery_created'),
+            model_name="delivery",
+            index=models.Index(fields=["created_at"], name="webhook_delivery_created"),
         ),
     ]
