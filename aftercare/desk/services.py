@@ -423,6 +423,13 @@ def _apply_transition(
         ticket.closed_at = None
         ticket.released_at = None if target != Status.RELEASED else ticket.released_at
         fields += ["closed_at", "released_at"]
+    if target in (Status.DONE, Status.REJECTED, Status.RELEASED):
+        if ticket.resolved_at is None:
+            ticket.resolved_at = now
+            fields.append("resolved_at")
+    elif target != Status.ARCHIVED and ticket.resolved_at is not None:
+        ticket.resolved_at = None  # reopened: solved again later, counted then
+        fields.append("resolved_at")
     ticket.status = target
     ticket.status_changed_at = now
     _touch(ticket, fields, at=now)
