@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "aftercare.accounts.context_processors.permset",
                 "aftercare.ops.context_processors.maintenance_state",
+                "aftercare.notifications.context_processors.bell",
             ],
         },
     },

@@ -30,6 +30,7 @@ urlpatterns = [
     path("accounts/", include("aftercare.accounts.urls")),
     path("", include("aftercare.search.urls")),  # console/search/ and portal/search/
     path("console/", include("aftercare.console.urls")),
+    path("notifications/", include("aftercare.notifications.urls")),
     path("portal/", include("aftercare.portal.urls")),
     path("files/", include("aftercare.desk.urls")),
     path("api/", include("aftercare.api.urls")),

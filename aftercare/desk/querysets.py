@@ -16,10 +16,14 @@ def visible_tickets(permset: PermSet) -> QuerySet[Ticket]:
     if permset.is_agent:
         restricted = permset.agent_restricted_to
         return qs if restricted is None else qs.filter(organisation_id__in=restricted)
+    from aftercare.notifications.models import Follower
+
     orgs = list(permset.memberships)
+    copied = Follower.objects.filter(user_id=permset.user.pk, role=Follower.Role.CC)
     return qs.filter(
         Q(organisation_id__in=list(permset.coordinator_of))
         | Q(organisation_id__in=orgs, reporter_id=permset.user.pk)
+        | Q(organisation_id__in=orgs, pk__in=copied.values("ticket_id"))
     )
 
 

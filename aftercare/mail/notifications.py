@@ -17,7 +17,6 @@ from django.utils import formats, timezone
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet
 from aftercare.desk.models import Approval, Event, Message, Status, Ticket
-from aftercare.mail import outbound
 
 STATUS_KINDS = {
     Status.WAITING: "waiting",
@@ -30,17 +29,19 @@ STATUS_KINDS = {
 def may_be_told(user: User | None, ticket: Ticket | None) -> bool:
     """Whether ``user`` may receive a notification about ``ticket``: only people who may
     see the request (the one rule, ``PermSet.may_view_ticket``)."""
-    if user is None:
-        return False
-    return ticket is None or PermSet(user).may_view_ticket(ticket)
+    from aftercare.notifications.services import may_be_told as rule
+
+    return rule(user, ticket)
 
 
-def _queue(kind: str, *, key: str, ticket: Ticket, user: User | None, **kwargs) -> None:
-    """The choke point: queue one notification unless its recipient may not see the
-    request."""
-    if not may_be_told(user, ticket):
-        return
-    outbound.queue(kind, key=key, ticket=ticket, user=user, **kwargs)
+def _queue(
+    kind: str, *, key: str, ticket: Ticket, user: User | None, actor: User | None = None, **kwargs
+) -> None:
+    """The choke point: tell one person (in the app and, by their choice, by mail) unless
+    they may not see the request."""
+    from aftercare.notifications.services import tell
+
+    tell(kind, key=key, ticket=ticket, user=user, actor=actor, **kwargs)
 
 
 def _is_agent(user: User | None) -> bool:
@@ -52,45 +53,96 @@ def _customer(ticket: Ticket) -> User | None:
     return None if _is_agent(reporter) else reporter
 
 
+REOPENED_FROM = (Status.DONE, Status.RELEASED, Status.ARCHIVED, Status.REJECTED)
+WORK_STATUSES = (Status.BACKLOG, Status.SPRINT, Status.IN_PROGRESS)
+
+
+def _latest_message(ticket: Ticket, kind: str, author: User | None) -> Message | None:
+    rows = Message.objects.filter(ticket=ticket, kind=kind)
+    if author is not None:
+        rows = rows.filter(author=author)
+    return rows.order_by("-created_at", "-pk").first()
+
+
 def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None:
+    from aftercare.notifications.models import Follower
+    from aftercare.notifications.services import mentioned_users
+
     action = event.action
     actor = event.actor
     key = f"ev{event.pk}"
+    told: set[int] = set()
 
     def tell(kind: str, user: User | None, **params) -> None:
         if user is None or (actor is not None and user.pk == actor.pk and kind != "received"):
             return  # people are not told of what they did themselves, except the receipt
+        if user.pk in told:
+            return  # one notice per person per change, the most specific one
+        told.add(user.pk)
         body = params.pop("body", "")
         _queue(
-            kind, key=f"{key}:{kind}:{user.pk}", ticket=ticket, user=user, params=params, body=body
+            kind,
+            key=f"{key}:{kind}:{user.pk}",
+            ticket=ticket,
+            user=user,
+            actor=actor,
+            params=params,
+            body=body,
         )
 
+    def followers(role: str) -> list[User]:
+        rows = Follower.objects.filter(ticket=ticket, role=role).select_related("user")
+        return [f.user for f in rows.order_by("created_at", "pk")]
+
+    author = actor.display_name if actor else ""
     if action == "desk.ticket.created":
         tell("received", _customer(ticket))
     elif action == "desk.reply.added" and not event.is_internal:
-        message = (
-            Message.objects.filter(ticket=ticket, kind=Message.Kind.PUBLIC)
-            .order_by("-created_at", "-pk")
-            .first()
-        )
-        author = actor.display_name if actor else ""
+        message = _latest_message(ticket, Message.Kind.PUBLIC, None)
         body = message.body if message else ""
         if _is_agent(actor):
             tell("reply", _customer(ticket), author=author, body=body)
         elif ticket.assignee_id:
             tell("customer_reply", ticket.assignee, author=author, body=body)
+        for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
+            tell("update_reply", user, author=author, body=body)
+    elif action == "desk.note.added":
+        message = _latest_message(ticket, Message.Kind.INTERNAL, actor)
+        body = message.body if message else ""
+        for user in mentioned_users(body):
+            tell("mention", user, author=author, body=body)
+        for user in followers(Follower.Role.WATCHER):
+            tell("update_note", user, author=author, body=body)
     elif action == "desk.ticket.status_changed":
+        if event.old in REOPENED_FROM and event.new in WORK_STATUSES and not _is_agent(actor):
+            # The customer is not satisfied: whoever works on it must know at once.
+            owners = [ticket.assignee] if ticket.assignee_id else _consultants_for(ticket)
+            for user in owners:
+                tell("reopened", user, author=author or "—", body=event.note)
         if event.new == Status.ARCHIVED or actor is None and event.new != Status.WAITING:
             return  # automatic moves (archiving, a customer's reply resuming work) are quiet
         kind = STATUS_KINDS.get(event.new, "status")
         tell(kind, _customer(ticket), reason=ticket.rejection_reason or event.note)
+        for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
+            tell("update_status", user)
     elif action == "desk.ticket.assigned" and ticket.assignee_id:
         tell("assigned", ticket.assignee)
     elif action == "desk.ticket.escalated":
         assignee = ticket.assignee if ticket.assignee_id else None
-        told = [assignee] if may_be_told(assignee, ticket) else _consultants_for(ticket)
-        for user in told:
+        told_ = [assignee] if may_be_told(assignee, ticket) else _consultants_for(ticket)
+        for user in told_:
             tell("escalated", user, note=event.note or "—")
+    elif action == "desk.ticket.merged":
+        # This request (the duplicate) went into ``event.new``: its customer and CCs are
+        # told where the conversation goes on.
+        for user in [_customer(ticket), *followers(Follower.Role.CC)]:
+            tell("merged", user, survivor=event.new, body=event.note)
+    elif action == "desk.ticket.merge_received":
+        duplicate = Ticket.objects.filter(number=event.old).only("reporter_id").first()
+        already = {duplicate.reporter_id} if duplicate is not None else set()
+        for user in [_customer(ticket), *followers(Follower.Role.CC)]:
+            if user is not None and user.pk not in already:
+                tell("merge_received", user, duplicate=event.old, body=event.note)
     elif action in ("desk.approval.approved", "desk.approval.declined"):
         approval = (
             Approval.objects.filter(ticket=ticket).exclude(decided_at=None).order_by("-decided_at")
@@ -102,7 +154,8 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
                 key=f"{key}:{kind}:{approval.requested_by_id}",
                 ticket=ticket,
                 user=approval.requested_by,
-                params={"author": actor.display_name if actor else ""},
+                actor=actor,
+                params={"author": author},
                 body=approval.action
                 + (f"\n\n{approval.decision_note}" if approval.decision_note else ""),
             )

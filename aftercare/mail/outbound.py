@@ -107,6 +107,39 @@ KINDS: dict[str, Kind] = {
         _("Your message “%(subject)s” could not be accepted: %(reason)s"),
     ),
     "offer": Kind(_("Offer %(offer)s"), _("Please find attached our offer %(offer)s:")),
+    "reopened": Kind(
+        _("Reopened"), _("%(author)s reopened the request:"), essential=False, for_agents=True
+    ),
+    "mention": Kind(
+        _("You were mentioned"), _("%(author)s mentioned you:"), essential=False, for_agents=True
+    ),
+    "followed": Kind(
+        _("Added to a request"),
+        _("%(author)s added you to this request; you will be told about its progress."),
+        essential=False,
+    ),
+    "update_reply": Kind(_("New reply"), _("%(author)s replied:"), essential=False),
+    "update_note": Kind(
+        _("New internal note"),
+        _("%(author)s added an internal note:"),
+        essential=False,
+        for_agents=True,
+    ),
+    "update_status": Kind(
+        _("Status: %(status)s"), _("The request is now “%(status)s”."), essential=False
+    ),
+    "merged": Kind(
+        _("Merged into %(survivor)s"),
+        _(
+            "This request was merged into %(survivor)s, which covers the same matter. "
+            "Its messages and files were moved there; please follow that request."
+        ),
+    ),
+    "merge_received": Kind(
+        _("%(duplicate)s merged into this request"),
+        _("Request %(duplicate)s was merged into this one; its messages are now here."),
+        essential=False,
+    ),
 }
 
 

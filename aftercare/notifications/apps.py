@@ -6,6 +6,3 @@ class NotificationsConfig(AppConfig):
     name = "aftercare.notifications"
     label = "notifications"
     verbose_name = _("Notifications")
-
-    def ready(self) -> None:
-        from aftercare.notifications import receivers  # noqa: F401  connects the producers

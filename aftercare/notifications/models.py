@@ -63,9 +63,7 @@ class MailChoice(models.Model):
     by_mail = models.BooleanField(default=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "kind"], name="unique_mail_choice")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="unique_mail_choice")]
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.kind}: {self.by_mail}"
@@ -97,9 +95,7 @@ class Follower(models.Model):
     class Meta:
         verbose_name = _("follower")
         verbose_name_plural = _("followers")
-        constraints = [
-            models.UniqueConstraint(fields=["ticket", "user"], name="unique_follower")
-        ]
+        constraints = [models.UniqueConstraint(fields=["ticket", "user"], name="unique_follower")]
 
     def __str__(self) -> str:
         return f"{self.user_id} follows {self.ticket_id} ({self.role})"

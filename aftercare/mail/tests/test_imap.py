@@ -117,8 +117,8 @@ def test_killed_between_storing_and_marking_read_nothing_is_lost_or_doubled(
     crashed = _fetch_process(
         {"AFTERCARE_FAULTS": "mail.after_store=3", "AFTERCARE_MEDIA_ROOT": str(tmp_path)}
     )
-    crashed.communicate(timeout=120)
-    assert crashed.returncode == -signal.SIGKILL
+    _out, err = crashed.communicate(timeout=120)
+    assert crashed.returncode == -signal.SIGKILL, err.decode()[-3000:]
     assert Ticket.objects.count() == 3
     assert unseen(dovecot) == 4  # the third is stored but still unread on the server
     rerun = _fetch_process({"AFTERCARE_MEDIA_ROOT": str(tmp_path)})

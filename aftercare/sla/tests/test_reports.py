@@ -180,7 +180,9 @@ def test_agents_see_and_clear_their_own_notifications(
     desk.assign(ticket=t, actor=operator, assignee=consultant)
     sla_services.check(at(2026, 11, 9, 13, 30))
     mine = client_for(consultant).get(reverse("console:notifications"))
-    assert t.number.encode() in mine.content and mine.context["unread"] == 1
+    # The assignment and the SLA warning, both under the bell.
+    assert t.number.encode() in mine.content and mine.context["unread"] == 2
+    assert {n.kind for n in mine.context["rows"]} == {"assigned", "sla_warning"}
     theirs = client_for(manager).get(reverse("console:notifications"))
     assert t.number.encode() not in theirs.content
     client_for(consultant).post(reverse("console:notifications"))
