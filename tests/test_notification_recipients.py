@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -253,3 +253,64 @@ def test_the_notifications_page_lists_only_requests_the_viewer_may_still_see(
     response = client.get(reverse("console:notifications"))
     assert response.context["rows"] == []
     assert filed.number not in response.content.decode()
+
+
+# -- the bell and the collaboration producers (mentions, watchers, CC, reopen, merge) -------
+
+
+def in_app(ticket: Ticket, *kinds: str) -> set[str]:
+    from aftercare.notifications.models import Notification as InApp
+
+    rows = InApp.objects.filter(ticket=ticket)
+    if kinds:
+        rows = rows.filter(kind__in=kinds)
+    return set(rows.values_list("user__username", flat=True))
+
+
+def test_every_collaboration_producer_tells_only_people_who_may_see_the_request(
+    filed, owner, teammate, operator, consultant, org, other_org, cast
+):
+    """Mentions, watchers, CC, reopening and merge notices: the barred (staff restricted to
+    B, B's customers) are named, watched and copied where they can be, and never told."""
+    from aftercare.desk.services import _event
+    from aftercare.notifications import services as bell
+    from aftercare.notifications.kinds import IN_APP
+    from aftercare.notifications.models import Follower
+
+    a_consultant = cast["allowed"]["a_consultant"]
+    services.assign(ticket=filed, actor=operator, assignee=a_consultant)
+    # Watchers and CC: the barred cannot be added...
+    for name, user in cast["barred"].items():
+        with pytest.raises((ValidationError, PermissionDenied)):
+            bell.follow(ticket=filed, actor=operator, user=user)
+    bell.follow(ticket=filed, actor=operator, user=cast["allowed"]["a_manager"])
+    bell.follow(ticket=filed, actor=operator, user=teammate)
+    # ...and one who was added and is restricted elsewhere since is not told either.
+    b_watcher = cast["allowed"]["manager"]
+    bell.follow(ticket=filed, actor=operator, user=b_watcher)
+    AgentRestriction.objects.create(user=b_watcher, organisation=other_org)
+    # A note naming everyone, replies both ways, a release, a reopening, a merge notice.
+    names = " ".join(f"@{n}" for n in [*cast["barred"], *cast["allowed"]])
+    services.reply(ticket=filed, actor=operator, internal=True, body=f"Please look {names}")
+    services.reply(ticket=filed, actor=consultant, body="Fixed.")
+    services.reply(ticket=filed, actor=owner, body="Thanks.")
+    for target in (Status.IN_PROGRESS, Status.DONE, Status.RELEASED):
+        services.transition(ticket=filed, actor=consultant, target=target)
+    services.transition(ticket=filed, actor=owner, target=Status.IN_PROGRESS, reason="Again.")
+    _event(filed, operator, "desk.ticket.merged", field="merged_into", new="AC-2026-999999")
+
+    everyone = in_app(filed) | mailed(filed)
+    assert everyone & BARRED == set()
+    # The manager was told once, when added (before being restricted to B), never since.
+    assert "manager" not in in_app(filed, *(k for k in IN_APP if k != "followed"))
+    assert "manager" not in mailed(filed, *(k for k in IN_APP if k != "followed"))
+    assert in_app(filed, "mention") == {"consultant", "a_consultant", "a_manager"}
+    assert in_app(filed, "update_note") == set()  # the watcher was mentioned: one notice
+    assert in_app(filed, "update_reply") >= {"a_manager", "teammate"}
+    assert in_app(filed, "reopened") == {"a_consultant"}
+    assert in_app(filed, "merged") == {"owner", "teammate"}
+    assert set(Follower.objects.values_list("user__username", flat=True)) == {
+        "a_manager",
+        "teammate",
+        "manager",
+    }

@@ -68,6 +68,17 @@ ACTION_TEXT = {
     "imports.trello.comment_imported": lambda: _("imported a comment from Trello"),
     "imports.trello.comment_updated": lambda: _("updated a comment from Trello"),
     "imports.csv.row_imported": lambda: _("imported from CSV"),
+    "desk.watcher.added": lambda: _("added a watcher"),
+    "desk.watcher.removed": lambda: _("removed a watcher"),
+    "desk.cc.added": lambda: _("copied a contact on the request"),
+    "desk.cc.removed": lambda: _("removed a contact from the copy list"),
+    "desk.ticket.linked": lambda: _("linked a related request"),
+    "desk.ticket.unlinked": lambda: _("removed a related request"),
+    "desk.ticket.merged": lambda: _("merged this request into another"),
+    "desk.ticket.merge_received": lambda: _("merged another request into this one"),
+    "time.recorded": lambda: _("recorded time"),
+    "time.changed": lambda: _("corrected recorded time"),
+    "time.deleted": lambda: _("deleted recorded time"),
 }
 
 
