@@ -126,7 +126,8 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
         for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
             tell("update_status", user)
     elif action == "desk.ticket.assigned" and ticket.assignee_id:
-        tell("assigned", ticket.assignee)
+        if not _escalated_with_it(ticket, event):
+            tell("assigned", ticket.assignee)
     elif action == "desk.ticket.escalated":
         assignee = ticket.assignee if ticket.assignee_id else None
         told_ = [assignee] if may_be_told(assignee, ticket) else _consultants_for(ticket)
@@ -210,6 +211,23 @@ def on_sla_notification(sender, *, instance, created: bool, **kwargs) -> None:
             "due": formats.date_format(timezone.localtime(clock.deadline), "DATETIME_FORMAT"),
         },
         not_before=not_before,
+    )
+
+
+def _escalated_with_it(ticket: Ticket, event: Event) -> bool:
+    """An escalation to a named consultant also assigns: the consultant was told once, of
+    the escalation (the event just before, in the same change)."""
+    previous = (
+        Event.objects.filter(ticket=ticket, pk__lt=event.pk)
+        .order_by("-pk")
+        .only("action", "actor_id", "created_at")
+        .first()
+    )
+    return (
+        previous is not None
+        and previous.action == "desk.ticket.escalated"
+        and previous.actor_id == event.actor_id
+        and abs((event.created_at - previous.created_at).total_seconds()) < 5
     )
 
 

@@ -1,15 +1,11 @@
 from django.http import HttpRequest
-from django.utils.functional import SimpleLazyObject
 
 
 def bell(request: HttpRequest) -> dict:
-    """The unread count, counted only when a page shows the bell."""
+    """The unread count for the bell in the top bar (one indexed count per page)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
     from aftercare.notifications import services
 
-    return {
-        "bell_unread": SimpleLazyObject(lambda: services.unread_count(user)),
-        "bell_cap": services.BELL_CAP,
-    }
+    return {"bell_unread": services.unread_count(user), "bell_cap": services.BELL_CAP}

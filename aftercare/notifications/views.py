@@ -73,6 +73,9 @@ def open_one(request: HttpRequest, pk: int) -> HttpResponse:
     n = services.for_user(request.user).select_related("ticket").filter(pk=pk).first()
     if n is None:
         raise Http404
+    # Opening the request is reading what there was to know about it.
+    if n.ticket is not None:
+        services.mark_read(request.user, ticket=n.ticket)
     services.mark_read(request.user, [n.pk])
     return redirect(_ticket_url(request, n))
 

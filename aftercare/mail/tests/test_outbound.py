@@ -75,7 +75,11 @@ def test_agents_are_told_of_assignment_escalation_and_customer_replies(
     ticket = ticket_for(customer, org)
     services.escalate(ticket=ticket, actor=operator, assignee=consultant, note="needs L2")
     services.reply(ticket=ticket, actor=customer, body="Any news?")
-    assert kinds(ticket, consultant) == ["escalated", "assigned", "customer_reply"]
+    # Escalated to them by name: told once, of the escalation (not also of the assignment).
+    assert kinds(ticket, consultant) == ["escalated", "customer_reply"]
+    services.assign(ticket=ticket, actor=operator, assignee=None)
+    services.assign(ticket=ticket, actor=operator, assignee=consultant)
+    assert kinds(ticket, consultant) == ["escalated", "customer_reply", "assigned"]
 
 
 def test_opting_out_stops_optional_mail_but_not_replies(customer, org, consultant):

@@ -94,9 +94,10 @@ def test_the_mention_picker_offers_only_colleagues_who_may_see_the_request(
 
 
 def test_the_bell_counts_unread_and_opening_one_marks_it_read(
-    ticket, operator, consultant, client_for
+    ticket, operator, consultant, client_for, owner, org
 ):
-    desk.assign(ticket=ticket, actor=operator, assignee=consultant)
+    other = ticket_for(owner, org, subject="Another one")
+    desk.assign(ticket=other, actor=operator, assignee=consultant)
     desk.reply(ticket=ticket, actor=operator, internal=True, body="@consultant urgent")
     client = client_for(consultant)
     page = client.get(reverse("console:queue")).content.decode()
@@ -105,7 +106,14 @@ def test_the_bell_counts_unread_and_opening_one_marks_it_read(
     response = client.get(reverse("notifications:open", args=[mention.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("console:ticket", args=[ticket.number])
-    assert services.unread_count(consultant) == 1
+    assert services.unread_count(consultant) == 1  # the other request's is still unread
+    # Opening a request's notification reads every notice of that request.
+    desk.reply(ticket=other, actor=operator, internal=True, body="@consultant and here")
+    assert services.unread_count(consultant) == 2
+    newest = Notification.objects.filter(user=consultant, ticket=other, kind="mention").get()
+    client.get(reverse("notifications:open", args=[newest.pk]))
+    assert services.unread_count(consultant) == 0
+    desk.reply(ticket=other, actor=operator, internal=True, body="@consultant once more")
     client.post(reverse("notifications:inbox"))
     assert services.unread_count(consultant) == 0
     assert "bell-count" not in client.get(reverse("console:queue")).content.decode()

@@ -256,6 +256,25 @@ class Command(WritingCommand):
                 created_at=now - timedelta(hours=3 + 7 * i),
             )
             self._walk(ticket, target, staff, reporter)
+            if i == 0:
+                self._collaborate(ticket, staff, user)
+
+    def _collaborate(self, ticket, staff, colleague):
+        """A watcher, a copied colleague and a mention, so the bell has something to say."""
+        from aftercare.notifications import services as notify
+
+        notify.follow(ticket=ticket, actor=staff[Role.OPERATOR], user=staff[Role.MANAGER])
+        if colleague.pk != ticket.reporter_id:
+            notify.follow(ticket=ticket, actor=staff[Role.OPERATOR], user=colleague)
+        consultant = staff[Role.CONSULTANT]
+        services.reply(
+            ticket=ticket,
+            actor=staff[Role.OPERATOR],
+            internal=True,
+            body=f"@{consultant.username} the customer says the period is open; "
+            "please check the posting calendar of their second company.",
+            channel=Channel.CONSOLE,
+        )
 
     def _walk(self, ticket, target, staff, reporter):
         path = {
