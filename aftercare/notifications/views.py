@@ -47,10 +47,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("All notifications marked as read."))
         return redirect(request.path)
     show = request.GET.get("show", "all")
-    rows = mine.select_related("ticket", "actor").order_by("-created_at", "-pk")
+    rows = mine.select_related("ticket", "actor").order_by("-pk")
     if show == "unread":
         rows = rows.filter(read_at__isnull=True)
-    rows = list(rows[:PAGE])
+    before = request.GET.get("before", "")
+    if before.isdigit():  # keyset: the next page starts below the last id shown
+        rows = rows.filter(pk__lt=int(before))
+    rows = list(rows[: PAGE + 1])
+    older = rows[PAGE - 1].pk if len(rows) > PAGE else None
+    rows = rows[:PAGE]
     for n in rows:
         n.text = describe(n)
         n.url = reverse("notifications:open", args=[n.pk])
@@ -61,6 +66,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "base_template": _base(request),
             "rows": rows,
             "show": show,
+            "older": older,
             "unread": services.unread_count(request.user),
             "nav": "notifications",
         },

@@ -303,3 +303,17 @@ def test_the_customers_of_both_sides_of_a_merge_are_told(owner, teammate, org, o
     assert told(survivor, "merge_received") == {"teammate"}
     text = OutboundMail.objects.get(kind="merged").body_text
     assert survivor.number in text
+
+
+def test_the_inbox_pages_by_keyset(ticket, operator, consultant, client_for):
+    from aftercare.notifications import views
+
+    for i in range(views.PAGE + 3):
+        desk.reply(ticket=ticket, actor=operator, internal=True, body=f"@consultant ping {i}")
+    client = client_for(consultant)
+    first = client.get(reverse("notifications:inbox"))
+    assert len(first.context["rows"]) == views.PAGE and first.context["older"]
+    second = client.get(reverse("notifications:inbox"), {"before": first.context["older"]})
+    seen = {n.pk for n in first.context["rows"]} | {n.pk for n in second.context["rows"]}
+    assert len(second.context["rows"]) == 3 and second.context["older"] is None
+    assert len(seen) == views.PAGE + 3
