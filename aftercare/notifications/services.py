@@ -117,7 +117,7 @@ def unread_count(user: User) -> int:
 def mark_read(user: User, ids: Iterable[int] | None = None, *, ticket: Ticket | None = None) -> int:
     rows = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
-        rows = rows.filter(pk__in=list(ids))
+        rows = rows.filter(pk__in=[i for i in ids if 0 < i < 2**63])
     if ticket is not None:
         rows = rows.filter(ticket=ticket)
     return rows.update(read_at=timezone.now())
@@ -231,6 +231,8 @@ def unfollow(*, ticket: Ticket, actor: User, user: User) -> bool:
     row = Follower.objects.filter(ticket=ticket, user=user).first()
     if row is None:
         return False
+    if not actor_perms.is_agent and row.role == Follower.Role.WATCHER:
+        raise PermissionDenied(_("Only staff remove watchers."))
     if (
         not actor_perms.is_agent
         and user.pk != actor.pk

@@ -50,6 +50,11 @@ ENDPOINTS = {
     ("get", "/api/v1/organisations/{code}/systems"),
     ("get", "/api/v1/users"),
     ("get", "/api/v1/users/{user_id}"),
+    ("get", "/api/v1/notifications"),
+    ("post", "/api/v1/notifications/read"),
+    ("get", "/api/v1/tickets/{number}/followers"),
+    ("post", "/api/v1/tickets/{number}/followers"),
+    ("delete", "/api/v1/tickets/{number}/followers/{user_id}"),
 }
 
 
