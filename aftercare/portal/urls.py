@@ -1,6 +1,6 @@
 from django.urls import path
 
-from aftercare.portal import views
+from aftercare.portal import people, views
 
 app_name = "portal"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("reports/", views.reports, name="reports"),
     path("approvals/", views.approval_list, name="approvals"),
     path("requests/<str:number>/", views.request_detail, name="detail"),
+    path("requests/<str:number>/people/", people.request_people, name="people"),
 ]

@@ -317,3 +317,31 @@ def test_the_inbox_pages_by_keyset(ticket, operator, consultant, client_for):
     seen = {n.pk for n in first.context["rows"]} | {n.pk for n in second.context["rows"]}
     assert len(second.context["rows"]) == 3 and second.context["older"] is None
     assert len(seen) == views.PAGE + 3
+
+
+def test_the_reporter_copies_a_colleague_from_the_portal_and_others_may_not(
+    ticket, owner, teammate, coordinator, outsider, client_for
+):
+    from aftercare.tenancy.tests.factories import customer as make_customer
+
+    url = reverse("portal:people", args=[ticket.number])
+    detail = reverse("portal:detail", args=[ticket.number])
+    page = client_for(owner).get(detail).content.decode()
+    assert 'id="add-cc"' in page and teammate.display_name in page
+    assert outsider.display_name not in page  # another organisation's people are not offered
+    refused = client_for(owner).post(url, {"op": "add", "user": outsider.pk}, follow=True)
+    assert "Only contacts of" in refused.content.decode()
+    assert client_for(outsider).post(url, {"op": "add", "user": outsider.pk}).status_code == 404
+    client_for(owner).post(url, {"op": "add", "user": teammate.pk})
+    assert Follower.objects.filter(user=teammate, role=Follower.Role.CC).exists()
+    # The copied colleague sees it, but does not copy others; they may leave.
+    third = make_customer(ticket.organisation, username="third")
+    mate_page = client_for(teammate).get(detail).content.decode()
+    assert 'id="add-cc"' not in mate_page
+    client_for(teammate).post(url, {"op": "add", "user": third.pk})
+    assert not Follower.objects.filter(user=third).exists()
+    client_for(coordinator).post(url, {"op": "add", "user": third.pk})
+    assert Follower.objects.filter(user=third).exists()
+    client_for(teammate).post(url, {"op": "remove", "user": teammate.pk})
+    assert not Follower.objects.filter(user=teammate).exists()
+    assert client_for(teammate).get(detail).status_code == 404
