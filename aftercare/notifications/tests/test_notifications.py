@@ -345,3 +345,13 @@ def test_the_reporter_copies_a_colleague_from_the_portal_and_others_may_not(
     client_for(teammate).post(url, {"op": "remove", "user": teammate.pk})
     assert not Follower.objects.filter(user=teammate).exists()
     assert client_for(teammate).get(detail).status_code == 404
+
+
+def test_mentions_are_marked_in_notes_and_the_text_stays_escaped():
+    from aftercare.notifications.templatetags.mentions import mentions
+
+    html = mentions("<b>@olga</b> & mail@host.example, (@ivan.p). Ask @dan.")
+    assert html == (
+        '&lt;b&gt;<span class="mention">@olga</span>&lt;/b&gt; &amp; mail@host.example, '
+        '(<span class="mention">@ivan.p</span>). Ask <span class="mention">@dan</span>.'
+    )
