@@ -61,6 +61,11 @@ CUSTOMER_EVENT_ACTIONS = frozenset(
         "desk.approval.approved",
         "desk.approval.declined",
         "desk.approval.withdrawn",
+        # Who else is copied on the request (the customer's own colleagues), and merges.
+        "desk.cc.added",
+        "desk.cc.removed",
+        "desk.ticket.merged",
+        "desk.ticket.merge_received",
     }
 )
 # Of those, the events whose note the customer may read (the reason of a status change,
