@@ -6,7 +6,8 @@
 Starts ``gunicorn aftercare.wsgi:application --workers 2`` (DEBUG off) on 127.0.0.1 with
 the same database settings as ``seed.py`` (``--database-url`` / ``$DATABASE_URL``,
 ``--data-dir`` / ``$AFTERCARE_DATA_DIR``, default ``/tmp/aftercare-bench``), signs in as
-the ``bench`` operator and the ``bench-coord`` coordinator with a plain stdlib HTTP client
+the ``bench`` operator, the ``bench-coord`` coordinator and (for the ``dashboard``
+scenarios) the ``bench-manager`` support manager with a plain stdlib HTTP client
 (a cookie jar and the CSRF token of the sign-in form), and measures one scenario after the
 other, one request at a time: each runs ``--requests`` samples or ``--seconds``, whichever
 ends first, after a few warm-up requests. Prints a markdown table (p50/p95/mean) and, with
@@ -325,6 +326,11 @@ def aftercare_scenarios(facts: dict, deep_pages: int) -> dict[str, Sample]:
         c.get(f"/console/tickets/{rng.choice(numbers)}/")
         return 1
 
+    def dashboard_filtered(c: Client, i: int, rng: random.Random) -> int:
+        query = {"weeks": (4, 12, 26)[i % 3], "organisation": rng.choice(orgs)}
+        c.get(f"/console/dashboard/?{urlencode(query)}")
+        return 1
+
     return {
         "queue": get("/console/"),
         "queue_filtered": filtered,
@@ -335,6 +341,10 @@ def aftercare_scenarios(facts: dict, deep_pages: int) -> dict[str, Sample]:
         "board": get("/console/board/"),
         "ticket": ticket,
         "portal": get("/portal/"),  # signed in as the coordinator
+        # Signed in as the support manager (bench-manager): the default 12 weeks, and
+        # the other periods and customers in rotation.
+        "dashboard": get("/console/dashboard/"),
+        "dashboard_filtered": dashboard_filtered,
     }
 
 
@@ -399,6 +409,7 @@ def count_queries(scenarios: dict[str, Sample], facts: dict) -> list[dict]:
     with scopes_disabled():
         staff = User.objects.get(username=facts["staff_login"][0])
         coord = User.objects.get(username=facts["coordinator_login"][0])
+        manager = User.objects.get(username=facts["manager_login"][0])
 
     class Recorder(Client):
         def __init__(self):
@@ -417,7 +428,9 @@ def count_queries(scenarios: dict[str, Sample], facts: dict) -> list[dict]:
         fn(rec, 1, random.Random(3))
         path = rec.paths[0]
         dj = DjangoClient()
-        dj.force_login(coord if name == "portal" else staff)
+        dj.force_login(
+            coord if name == "portal" else manager if name.startswith("dashboard") else staff
+        )
         timings, n = [], 0
         for _ in range(3):
             with CaptureQueriesContext(connection) as ctx:
@@ -501,6 +514,7 @@ def main() -> None:
     seed_info = json.loads(seed_file.read_text()) if seed_file.exists() else {}
     seed_info.setdefault("staff_login", ["bench", "bench-pass-123"])
     seed_info.setdefault("coordinator_login", ["bench-coord", "bench-pass-123"])
+    seed_info.setdefault("manager_login", ["bench-manager", "bench-pass-123"])
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     facts = load_fixture_facts(seed_info)
     scenarios = aftercare_scenarios(facts, args.deep)
@@ -526,6 +540,10 @@ def main() -> None:
         staff.login("/accounts/login/", *facts["staff_login"], "/console/")
         coord = Client(args.port)
         coord.login("/accounts/login/", *facts["coordinator_login"], "/portal/")
+        manager = None
+        if any(name.startswith("dashboard") for name in (args.scenario or scenarios)):
+            manager = Client(args.port)
+            manager.login("/accounts/login/", *facts["manager_login"], "/console/dashboard/")
 
         peer = peer_client = None
         if args.helpdesk_data:
@@ -561,6 +579,8 @@ def main() -> None:
         paired = {a: h for a, h in PAIRS} if peer else {}
         for name in wanted:
             client = coord if name == "portal" else staff
+            if name.startswith("dashboard"):
+                client = manager
             fn = scenarios[name]
             rng = random.Random(11)
             res = results[("aftercare", name)] = Result("aftercare", name)

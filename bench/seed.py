@@ -13,9 +13,15 @@ two years. Rows are written with ``bulk_create`` (not ``services.open_ticket``),
 are allocated here in the ``AC-YYYY-NNNNNN`` format and ``TicketSequence`` is set to the
 highest number of each year, so requests filed later continue the series.
 
-Prints the insert time and the sign-in it made for the benchmark (``bench`` /
-``bench-pass-123``, an L1 operator; ``bench-coord``, a customer coordinator), and writes
-the same facts to ``bench.json`` in the data directory.
+Each request also gets a resolution SLA clock and, when solved, ``resolved_at``, so the
+managers' dashboard has something to count. ``--days`` spreads the requests over a longer
+history (older than two years: all closed), so 1M requests over twenty years have the
+same open set and recent weeks as 100k over two.
+
+Prints the insert time and the sign-ins it made for the benchmark (``bench`` /
+``bench-pass-123``, an L1 operator; ``bench-coord``, a customer coordinator;
+``bench-manager``, a support manager), and writes the same facts to ``bench.json`` in the
+data directory.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = "/tmp/aftercare-bench"
 BENCH_USER = "bench"
 BENCH_COORDINATOR = "bench-coord"
+BENCH_MANAGER = "bench-manager"  # a support manager, for the dashboard
 BENCH_PASSWORD = "bench-pass-123"  # noqa: S105 - a throwaway benchmark database
 
 ORG_FIRST = (
@@ -144,6 +151,12 @@ OLD_STATUS = [
     ("sprint", 2),
     ("in_progress", 2),
 ]
+# Requests older than two years (only with --days > 730): all closed, as in a desk that
+# has been running for a long time, so the open set and the recent weeks look the same at
+# 100k over two years and at 1M over twenty (the dashboard benchmark compares the two).
+ANCIENT_STATUS = [("archived", 92), ("rejected", 8)]
+# Resolution targets (wall-clock minutes) of the seeded SLA clocks, by priority.
+RESOLUTION_MINUTES = {1: 1440, 2: 3 * 1440, 3: 10 * 1440, 4: 30 * 1440}
 NEW_STATUS = [
     ("backlog", 25),
     ("sprint", 10),
@@ -177,10 +190,21 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tickets", type=int, default=100_000)
     p.add_argument("--organisations", type=int, default=30)
+    p.add_argument(
+        "--days",
+        type=int,
+        default=730,
+        help="spread the requests over this many days (older than 730: all closed)",
+    )
     p.add_argument("--database-url", help="default: $DATABASE_URL, else SQLite in the data dir")
     p.add_argument("--data-dir", help=f"default: $AFTERCARE_DATA_DIR, else {DEFAULT_DATA_DIR}")
     p.add_argument("--batch", type=int, default=5000, help="tickets per transaction")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--lean-history",
+        action="store_true",
+        help="no messages or events on requests older than two years (a faster 1M seed)",
+    )
     p.add_argument(
         "--no-analyze",
         action="store_true",
@@ -299,6 +323,7 @@ def main() -> None:
     from aftercare.accounts.roles import GROUP_NAMES, Role
     from aftercare.desk.models import Event, Message, Ticket, TicketSequence
     from aftercare.desk.numbering import format_number
+    from aftercare.sla.models import SlaClock
     from aftercare.tenancy.models import Contract, Membership, Organisation, System
 
     rng = random.Random(args.seed)
@@ -329,7 +354,11 @@ def main() -> None:
         users: list[User] = []
         for role, count, prefix in STAFF:
             for i in range(count):
-                username = BENCH_USER if (role == Role.OPERATOR and i == 0) else f"{prefix}{i}"
+                username = f"{prefix}{i}"
+                if i == 0 and role == Role.OPERATOR:
+                    username = BENCH_USER
+                elif i == 0 and role == Role.MANAGER:
+                    username = BENCH_MANAGER
                 u = User(
                     username=username,
                     email=f"{username}@vendor.test",
@@ -441,9 +470,10 @@ def main() -> None:
         Membership.objects.bulk_create(memberships)
 
     # Requests, oldest first so ids and numbers both grow with created_at.
-    span = 730 * 86400
+    span = args.days * 86400
     created = sorted(now - timedelta(seconds=rng.randint(300, span)) for _ in range(args.tickets))
     pick_old, pick_new = weighted(rng, OLD_STATUS), weighted(rng, NEW_STATUS)
+    pick_ancient = weighted(rng, ANCIENT_STATUS)
     pick_prio, pick_cat = weighted(rng, PRIORITY), weighted(rng, CATEGORY)
     pick_channel = weighted(rng, CHANNEL)
     l1 = staff[Role.OPERATOR]
@@ -452,7 +482,7 @@ def main() -> None:
     prefix = settings.AFTERCARE_TICKET_PREFIX
     default_tz = timezone.get_default_timezone()
     last_number: dict[int, int] = {}
-    n_messages = n_events = 0
+    n_messages = n_events = n_clocks = 0
     closed = {"archived", "rejected"}
 
     for start in range(0, args.tickets, args.batch):
@@ -461,7 +491,12 @@ def main() -> None:
         for at in created[start : start + args.batch]:
             org = rng.choice(orgs)
             age = now - at
-            status = pick_new() if age < timedelta(days=30) else pick_old()
+            if age < timedelta(days=30):
+                status = pick_new()
+            elif age < timedelta(days=730):
+                status = pick_old()
+            else:
+                status = pick_ancient()
             level = 2 if rng.random() < 0.2 else 1
             assigned = status != "backlog" or rng.random() < 0.4
             assignee = rng.choice(l2 if level == 2 else l1) if assigned else None
@@ -483,6 +518,13 @@ def main() -> None:
                 )
             if status in closed:
                 closed_at = updated
+            # When the work ended (Done, Rejected, Released; Archived came from Released).
+            resolved = None
+            if status in ("done", "rejected"):
+                resolved = updated
+            elif status in ("released", "archived"):
+                resolved = released
+            due = at + timedelta(minutes=RESOLUTION_MINUTES[priority])
             n_ev = rng.randint(1, 3)
             sys_choices = systems_of[org.pk]
             tickets.append(
@@ -508,6 +550,8 @@ def main() -> None:
                     status_changed_at=updated,
                     released_at=released,
                     closed_at=closed_at,
+                    resolved_at=resolved,
+                    sla_due_at=due if resolved is None and status != "waiting" else None,
                     version=n_ev,
                 )
             )
@@ -516,7 +560,42 @@ def main() -> None:
             Ticket.objects.bulk_create(tickets, batch_size=1000)
             messages: list[dict] = []
             events: list[dict] = []
+            clocks: list[dict] = []
             for t, (n_msg, n_ev) in zip(tickets, plans, strict=True):
+                # One resolution clock per request, in the state the engine would leave.
+                target = RESOLUTION_MINUTES[t.priority]
+                deadline = t.created_at + timedelta(minutes=target)
+                clock = dict(
+                    ticket_id=t.pk,
+                    organisation_id=t.organisation_id,
+                    metric="resolution",
+                    target_minutes=target,
+                    around_the_clock=True,
+                    started_at=t.created_at,
+                )
+                if t.resolved_at is not None:
+                    clock.update(
+                        state="met" if t.resolved_at <= deadline else "breached",
+                        deadline=deadline,
+                        stopped_at=t.resolved_at,
+                        elapsed_minutes=(t.resolved_at - t.created_at).total_seconds() / 60,
+                        breached_at=deadline if t.resolved_at > deadline else None,
+                    )
+                elif t.status == "waiting":
+                    clock.update(
+                        state="paused",
+                        paused_since=t.updated_at,
+                        breached_at=deadline if deadline < t.updated_at else None,
+                    )
+                else:
+                    clock.update(
+                        state="running",
+                        deadline=deadline,
+                        breached_at=deadline if deadline < now else None,
+                    )
+                clocks.append(clock)
+                if args.lean_history and now - t.created_at > timedelta(days=730):
+                    continue  # --lean-history: no conversation on requests over 2 years old
                 gap = t.updated_at - t.created_at
                 messages.append(
                     dict(
@@ -581,11 +660,14 @@ def main() -> None:
             if args.orm_only:
                 Message.objects.bulk_create([Message(**m) for m in messages], batch_size=2000)
                 Event.objects.bulk_create([Event(**e) for e in events], batch_size=2000)
+                SlaClock.objects.bulk_create([SlaClock(**c) for c in clocks], batch_size=2000)
             else:
                 insert_rows(connection, Message, messages)
                 insert_rows(connection, Event, events)
+                insert_rows(connection, SlaClock, clocks)
             n_messages += len(messages)
             n_events += len(events)
+            n_clocks += len(clocks)
         done = min(start + args.batch, args.tickets)
         if done % 20000 == 0 or done == args.tickets:
             print(f"  {done} requests ({time.perf_counter() - t_start:.1f} s)", flush=True)
@@ -622,6 +704,9 @@ def main() -> None:
         "tickets": args.tickets,
         "messages": n_messages,
         "events": n_events,
+        "sla_clocks": n_clocks,
+        "days": args.days,
+        "lean_history": args.lean_history,
         "organisations": len(orgs),
         "customer_users": len(customers),
         "staff_users": len(staff_all),
@@ -631,6 +716,7 @@ def main() -> None:
         "db_bytes": size,
         "staff_login": [BENCH_USER, BENCH_PASSWORD],
         "coordinator_login": [BENCH_COORDINATOR, BENCH_PASSWORD],
+        "manager_login": [BENCH_MANAGER, BENCH_PASSWORD],
         "coordinator_organisation": coordinator_org.code,
         "seeded_at": timezone.now().isoformat(timespec="seconds"),
     }
@@ -644,6 +730,7 @@ def main() -> None:
     print(f"numbers: {', '.join(f'{prefix}-{y}: {n}' for y, n in sorted(last_number.items()))}")
     print(f"staff sign-in (L1 operator): {BENCH_USER} / {BENCH_PASSWORD}")
     print(f"customer coordinator ({coordinator_org.name}): {BENCH_COORDINATOR} / {BENCH_PASSWORD}")
+    print(f"support manager (dashboard): {BENCH_MANAGER} / {BENCH_PASSWORD}")
     print(f"summary written to {out}")
 
 

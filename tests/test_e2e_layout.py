@@ -35,6 +35,20 @@ STAFF_PAGES = [
     ("console:reports", ()),
     ("console:notifications", ()),
     ("notifications:settings", ()),
+    ("console:dashboard", ()),
+    ("console:time-report", ()),
+    ("console:settings", ()),
+    ("console:settings-sla-plans", ()),
+    ("console:settings-sla-plans-targets", ("{plan}",)),
+    ("console:settings-calendars", ()),
+    ("console:settings-canned", ()),
+    ("console:settings-canned-new", ()),
+    ("console:settings-mailboxes", ()),
+    ("console:settings-webhooks", ()),
+    ("console:settings-users", ()),
+    ("console:settings-users-edit", ("{customer_user}",)),
+    ("console:settings-organisations", ()),
+    ("console:settings-organisations-edit", ("carpathia",)),
     ("console:organisations", ()),
     ("console:organisation", ("carpathia",)),
     ("search:console", ()),
@@ -115,7 +129,11 @@ def demo(transactional_db):
         user.set_password(TEST_PASSWORD)
         user.save(update_fields=["password"])
     ticket = Ticket.objects.filter(organisation__code="carpathia").order_by("pk").first()
-    return {"ticket": ticket.number}
+    from aftercare.sla.models import SlaPlan
+
+    plan = SlaPlan.objects.order_by("pk").first()
+    customer_user = User.objects.get(username="carpathia.user")
+    return {"ticket": ticket.number, "plan": str(plan.pk), "customer_user": str(customer_user.pk)}
 
 
 def _sign_in(browser, base_url: str, username: str, width: int, height: int):

@@ -68,9 +68,7 @@ def test_a_mention_reaches_the_colleagues_bell_and_clears_when_read(
     context.close()
 
 
-def test_a_copied_contact_sees_the_request_and_hears_of_the_reply(
-    desk_data, live_server, browser
-):
+def test_a_copied_contact_sees_the_request_and_hears_of_the_reply(desk_data, live_server, browser):
     from playwright.sync_api import expect
 
     ticket = desk_data["ticket"]

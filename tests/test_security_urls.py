@@ -137,6 +137,13 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     "offer_token": lambda b: b.saas[3][:-6] + "forged",
     # A password-reset link names an account (B's reporter here); its token is forged.
     "uidb64": lambda b: urlsafe_base64_encode(force_bytes(b.ticket.reporter_id)),
+    # The console's settings: global objects (none exists for a restricted agent) and
+    # B's own webhook; people and organisations use ``user_id`` and ``code`` above.
+    "plan_id": lambda b: _settings_object("plan", b).pk,
+    "calendar_id": lambda b: _settings_object("calendar", b).pk,
+    "answer_id": lambda b: _settings_object("answer", b).pk,
+    "mailbox_id": lambda b: _settings_object("mailbox", b).pk,
+    "webhook_id": lambda b: _settings_object("webhook", b).pk,
 }
 # The same arguments pointing at nothing. An API answer about B's data must be exactly the
 # answer about data that does not exist, or the answer itself confirms B's data is there.
@@ -157,7 +164,34 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
     "uidb64": lambda b: urlsafe_base64_encode(force_bytes(2_000_000_000)),
     "step": lambda b: "no-such-step",
     "offer_token": lambda b: "no-such-token",
+    **{
+        k: (lambda b: 2_000_000_000)
+        for k in ("plan_id", "calendar_id", "answer_id", "mailbox_id", "webhook_id")
+    },
 }
+
+
+def _settings_object(kind: str, beta: Beta):
+    """One object per settings section for the walk (created on first use)."""
+    from aftercare.desk.models import CannedAnswer
+    from aftercare.mail.models import Mailbox
+    from aftercare.sla.models import Calendar, SlaPlan
+    from aftercare.webhooks.models import Subscription
+
+    if kind == "plan":
+        return SlaPlan.objects.get(is_default=True)
+    if kind == "calendar":
+        return Calendar.objects.get_or_create(name="Walk", defaults={"time_zone": "UTC"})[0]
+    if kind == "answer":
+        return CannedAnswer.objects.get_or_create(title="Walk", body="Hi", shared=True)[0]
+    if kind == "mailbox":
+        return Mailbox.objects.get_or_create(
+            name="Walk", defaults={"address": "w@x.example", "host": "h", "username": "u"}
+        )[0]
+    return Subscription.objects.get_or_create(
+        name="Beta hook", organisation=beta.org, defaults={"target_url": "https://93.184.215.14/"}
+    )[0]
+
 
 # Pages without arguments that a signed-in customer may open (their own pages). Anything
 # else outside the console must take an argument pointing at data, and so gets a 404.
@@ -208,6 +242,13 @@ CUSTOMER_PAGES = {
     "favicon",
     # Full-text search over visible_tickets (aftercare/search/tests cover every role).
     "search:portal",
+    # One's own notifications and mail choices (notifications.services.for_user).
+    "notifications:inbox",
+    "notifications:read",
+    "notifications:bell",
+    "notifications:settings",
+    "api:v1:notification-list",
+    "api:v1:notification-read",
 }
 # Pages anyone may open without signing in.
 PUBLIC_PAGES = {
@@ -232,6 +273,8 @@ PUBLIC_PAGES = {
 }
 # API endpoints for staff only: customers get 403 whatever they name, as in the console.
 STAFF_ONLY_API = {"api:v1:user-list", "api:v1:user-detail", "api:v1:ticket-sla"}
+# Time spent (timetracking): staff only, as the console's time panel.
+STAFF_ONLY_API |= {"api:v1:time-list", "api:v1:time-create"}
 # The console's full-text search page (aftercare/search) is outside the console namespace.
 STAFF_ONLY_API |= {"search:console"}
 # django-ninja's marker for the API's base path (it computes the schema's paths from it):
@@ -567,6 +610,8 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
     """Control: the 404s below mean "not yours", not "no such page"."""
     path = _fill(route, beta)
     rightful = operator if _staff_only(route) else beta.ticket.reporter
+    if (route.name or "").startswith("console:settings-"):  # managers' and admins' pages
+        rightful = staff(Role.ADMIN, username="walk-admin")
     if route.name == "approval":  # the real link, not the walk's forged one
         path = reverse("approval", args=[beta.approval_token])
     if route.name == "quote:offer-link":

@@ -142,6 +142,22 @@ for _role in (Role.MANAGER, Role.ADMIN):
 for _role in (Role.MANAGER, Role.ADMIN):
     ROLE_PERMISSIONS[_role] += ["console.manage_shared_views"]
 
+# The console's settings pages (what managers change weekly): SLA plans and calendars,
+# mailboxes, customer organisations and customer users. Staff users (granting staff
+# roles, i.e. changing who is in these groups) are for administrators only, as are
+# webhooks (above). Restricted agents are refused the global objects in the views.
+for _role in (Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += [
+        *(f"sla.{verb}_slaplan" for verb in ("view", "add", "change", "delete")),
+        *(f"sla.{verb}_calendar" for verb in ("view", "add", "change", "delete")),
+        *(f"mail.{verb}_mailbox" for verb in ("view", "add", "change", "delete")),
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+    ]
+ROLE_PERMISSIONS[Role.MANAGER] += ["tenancy.add_organisation", "tenancy.change_organisation"]
+ROLE_PERMISSIONS[Role.ADMIN] += ["auth.change_group"]
+
 
 def sync_role_groups(**kwargs: Any) -> None:
     """Create the staff groups and give them exactly their permissions (idempotent)."""
@@ -255,7 +271,21 @@ class PermSet:
             return self.sees_organisation(ticket.organisation_id)
         if ticket.organisation_id in self.coordinator_of:
             return True
-        return ticket.organisation_id in self.memberships and ticket.reporter_id == self.user.pk
+        if ticket.organisation_id not in self.memberships:
+            return False
+        return ticket.reporter_id == self.user.pk or self.is_copied_on(ticket)
+
+    def is_copied_on(self, ticket: Any) -> bool:
+        """A customer contact copied (CC) on a request of their organisation sees it and
+        may take part, like its reporter."""
+        cache = self._cache.setdefault("cc", {})
+        if ticket.pk not in cache:
+            from aftercare.notifications.models import Follower
+
+            cache[ticket.pk] = Follower.objects.filter(
+                ticket_id=ticket.pk, user_id=self.user.pk, role=Follower.Role.CC
+            ).exists()
+        return cache[ticket.pk]
 
     def ticket_roles(self, ticket: Any) -> frozenset[str]:
         """The roles this user acts in on one ticket (for the workflow table).
@@ -271,6 +301,8 @@ class PermSet:
         member_role = self.memberships.get(ticket.organisation_id)
         if member_role == Role.COORDINATOR:
             roles.update({Role.COORDINATOR, Role.CUSTOMER})
-        elif member_role == Role.CUSTOMER and ticket.reporter_id == self.user.pk:
+        elif member_role == Role.CUSTOMER and (
+            ticket.reporter_id == self.user.pk or self.is_copied_on(ticket)
+        ):
             roles.add(Role.CUSTOMER)
         return frozenset(roles)

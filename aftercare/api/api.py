@@ -10,7 +10,7 @@ from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
-from aftercare.api import conversation, directory, errors, notifications, tickets
+from aftercare.api import conversation, directory, errors, notifications, tickets, timeentries
 from aftercare.api.auth import SessionAuth, TokenAuth, as_caller
 
 DESCRIPTION = """
@@ -50,6 +50,12 @@ api = AftercareAPI(
     auth=[TokenAuth(), SessionAuth()],
 )
 errors.install(api)
-for router in (tickets.router, conversation.router, directory.router, notifications.router):
+for router in (
+    tickets.router,
+    conversation.router,
+    directory.router,
+    notifications.router,
+    timeentries.router,
+):
     router.add_decorator(as_caller)
     api.add_router("", router)

@@ -47,16 +47,67 @@ class ComposerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("The customer sees this reason; it is not the message above."),
     )
+    time_spent = forms.CharField(
+        label=_("Time spent"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": _("e.g. 30m, 1h 15m"),
+                "autocomplete": "off",
+                "inputmode": "text",
+                "size": 12,
+            }
+        ),
+        help_text=_("Optional; recorded with this message for billing."),
+    )
+    # The canned answer inserted last, when it also sets the priority (the page shows
+    # "Will also set priority to …"; the priority itself is read from the answer).
+    canned_answer = forms.IntegerField(widget=forms.HiddenInput, required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    def __init__(self, *args, rules=(), may_note: bool = True, **kwargs):
+    def __init__(self, *args, rules=(), may_note: bool = True, canned_answers=None, **kwargs):
         kwargs.setdefault("auto_id", "composer_%s")
         super().__init__(*args, **kwargs)
         self.rules = list(rules)
         self.may_note = may_note
+        self.canned_answers = canned_answers
         self.fields["then"].choices = [("", ""), *((r.target, r.label) for r in self.rules)]
         if not may_note:
             self.fields["mode"].choices = self.MODES[:1]
+
+    def clean_time_spent(self) -> int | None:
+        from aftercare.timetracking.services import check_minutes, parse_duration
+
+        text = (self.cleaned_data.get("time_spent") or "").strip()
+        if not text:
+            return None
+        minutes = parse_duration(text)
+        try:
+            return check_minutes(minutes)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+    def clean_canned_answer(self):
+        pk = self.cleaned_data.get("canned_answer")
+        if not pk or self.canned_answers is None:
+            return None
+        answer = self.canned_answers.filter(pk=pk).first()
+        if answer is None:
+            raise forms.ValidationError(_("That canned answer is no longer offered to you."))
+        return answer if answer.set_priority else None
+
+    @property
+    def canned_priority(self) -> dict | None:
+        """The pending "also set the priority" of a re-shown form, for the template."""
+        answer = (getattr(self, "cleaned_data", None) or {}).get("canned_answer")
+        if answer is None or not answer.set_priority:
+            return None
+        return {
+            "id": answer.pk,
+            "label": Priority(answer.set_priority).label,
+            "status": answer.set_status,
+        }
 
     @property
     def then_buttons(self) -> list[dict]:
@@ -217,3 +268,38 @@ class PropertiesForm(forms.Form):
         if self.editable["level"] and data.get("level") not in (None, Level.L1, Level.L2):
             self.add_error("level", _("Choose a support level."))
         return data
+
+
+class TimeEntryForm(forms.Form):
+    """The time panel's "Add time" (a call, a meeting: time without a message) and the
+    correction of one entry."""
+
+    minutes = forms.CharField(
+        label=_("Time spent"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"placeholder": _("e.g. 30m, 1h 15m"), "autocomplete": "off", "size": 10}
+        ),
+    )
+    spent_on = forms.DateField(
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=250,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. phone call with the customer")}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "time_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean_minutes(self) -> int:
+        from aftercare.timetracking.services import check_minutes, parse_duration
+
+        minutes = parse_duration(self.cleaned_data.get("minutes") or "")
+        try:
+            return check_minutes(minutes)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None

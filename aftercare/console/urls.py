@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from aftercare.console import views
 
@@ -19,8 +19,19 @@ urlpatterns = [
     path("tickets/<str:number>/move/", views.board_move, name="ticket-move"),
     path("tickets/<str:number>/changes/", views.ticket_changes, name="ticket-changes"),
     path("tickets/<str:number>/canned/", views.ticket_canned, name="ticket-canned"),
+    path("tickets/<str:number>/link/", views.ticket_link, name="ticket-link"),
+    path("tickets/<str:number>/unlink/", views.ticket_unlink, name="ticket-unlink"),
+    path("tickets/<str:number>/merge/", views.ticket_merge, name="ticket-merge"),
+    path("tickets/<str:number>/people/", views.ticket_people, name="ticket-people"),
+    path("tickets/<str:number>/mentions/", views.ticket_mentions, name="ticket-mentions"),
     path("organisations/", views.organisations, name="organisations"),
     path("reports/", views.reports, name="reports"),
+    path("settings/", include("aftercare.console.urls_settings")),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("reports/time/", views.time_report, name="time-report"),
+    path("tickets/<str:number>/time/", views.time_add, name="time-add"),
+    path("tickets/<str:number>/time/edit/", views.time_edit, name="time-edit"),
+    path("tickets/<str:number>/time/delete/", views.time_delete, name="time-delete"),
     path("notifications/", views.notifications, name="notifications"),
     path("organisations/<slug:code>/", views.organisation_detail, name="organisation"),
 ]

@@ -227,6 +227,9 @@ class Ticket(models.Model):
             # The dashboard: solved per week, oldest open requests.
             models.Index(fields=["resolved_at"], name="ticket_resolved"),
             models.Index(fields=["status", "created_at"], name="ticket_status_created"),
+            # The dashboard filtered to customers (a restricted manager, the customer filter).
+            models.Index(fields=["organisation", "created_at"], name="ticket_org_created"),
+            models.Index(fields=["organisation", "resolved_at"], name="ticket_org_resolved"),
         ]
 
     def __str__(self) -> str:

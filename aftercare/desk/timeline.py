@@ -76,9 +76,9 @@ ACTION_TEXT = {
     "desk.ticket.unlinked": lambda: _("removed a related request"),
     "desk.ticket.merged": lambda: _("merged this request into another"),
     "desk.ticket.merge_received": lambda: _("merged another request into this one"),
-    "time.recorded": lambda: _("recorded time"),
-    "time.changed": lambda: _("corrected recorded time"),
-    "time.deleted": lambda: _("deleted recorded time"),
+    "time.recorded": lambda: _("recorded time spent (minutes)"),
+    "time.changed": lambda: _("corrected time spent (minutes)"),
+    "time.deleted": lambda: _("deleted time spent (minutes)"),
 }
 
 

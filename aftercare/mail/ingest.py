@@ -41,6 +41,7 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.desk import approvals, services
 from aftercare.desk.attachments import validate_upload
+from aftercare.desk.merge import resolve_merged
 from aftercare.desk.models import Approval, Channel, Ticket
 from aftercare.mail import outbound
 from aftercare.mail.models import AddressStatus, InboundMessage, Mailbox, OutboundMail
@@ -560,6 +561,11 @@ def _referenced_ticket(parsed: ParsedMail, sender: User | None) -> tuple[Ticket 
         ticket = tickets.get(number)
         if ticket is None:
             continue
+        # A merged duplicate's thread continues in the request it was merged into, for a
+        # sender who may write there; else the mail is judged on the duplicate as before.
+        survivor = resolve_merged(ticket)
+        if survivor.pk != ticket.pk and _may_write(sender, survivor):
+            return survivor, ""
         if _may_write(sender, ticket):
             return ticket, ""
         refused.append(number)

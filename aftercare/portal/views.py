@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from aftercare.desk import approvals, services, workflow
+from aftercare.desk import approvals, merge, services, workflow
 from aftercare.desk.forms import ReplyForm, RequestForm, TransitionForm
 from aftercare.desk.models import (
     CLOSED_STATUSES,
@@ -160,6 +160,10 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
             if action == "reply":
                 reply_form = ReplyForm(request.POST, request.FILES)
                 if reply_form.is_valid():
+                    if ticket.merged_into_id:  # the conversation goes on in the survivor
+                        raise ValidationError(
+                            _("This request was merged into another; please reply there.")
+                        )
                     services.reply(
                         ticket=ticket,
                         actor=request.user,
@@ -217,6 +221,7 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
         "portal/detail.html",
         {
             "ticket": ticket,
+            "merged_into": merge.visible_survivor(permset, ticket),
             "timeline": build_timeline(permset, ticket),
             "rules": rules,
             "accept_rule": accept_rule,
@@ -226,7 +231,7 @@ def request_detail(request: HttpRequest, number: str) -> HttpResponse:
             "status_text": status_help.explain(ticket.status, ticket.category),
             "reply_form": reply_form,
             "transition_form": transition_form,
-            "can_reply": ticket.status != Status.ARCHIVED,
+            "can_reply": ticket.status != Status.ARCHIVED and not ticket.merged_into_id,
             "approvals": ticket.approvals.select_related("decided_by", "requested_by").order_by(
                 "-requested_at"
             ),

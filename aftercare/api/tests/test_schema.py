@@ -41,6 +41,8 @@ ENDPOINTS = {
     ("get", "/api/v1/tickets/{number}/sla"),
     ("get", "/api/v1/tickets/{number}/comments"),
     ("post", "/api/v1/tickets/{number}/comments"),
+    ("get", "/api/v1/tickets/{number}/time"),
+    ("post", "/api/v1/tickets/{number}/time"),
     ("get", "/api/v1/tickets/{number}/attachments"),
     ("post", "/api/v1/tickets/{number}/attachments"),
     ("get", "/api/v1/attachments/{pk}"),

@@ -4,10 +4,13 @@ customers, reports. The names below are what ``console/urls.py`` and other apps 
 from aftercare.console.views.bulk import bulk
 from aftercare.console.views.common import agent_required
 from aftercare.console.views.customers import organisation_detail, organisations
+from aftercare.console.views.dashboard import dashboard
 from aftercare.console.views.intake import callers, new_ticket
+from aftercare.console.views.links import ticket_link, ticket_merge, ticket_unlink
 from aftercare.console.views.live import ticket_canned, ticket_changes
+from aftercare.console.views.people import ticket_mentions, ticket_people
 from aftercare.console.views.queue import _filtered, board, board_move, queue, queue_counts
-from aftercare.console.views.reports import notifications, reports
+from aftercare.console.views.reports import reports
 from aftercare.console.views.request import ticket_detail
 from aftercare.console.views.saved import (
     saved_view_create,
@@ -16,6 +19,8 @@ from aftercare.console.views.saved import (
     saved_view_move,
     saved_views,
 )
+from aftercare.console.views.time import time_add, time_delete, time_edit, time_report
+from aftercare.notifications.views import inbox as notifications
 
 __all__ = [
     "_filtered",
@@ -23,6 +28,7 @@ __all__ = [
     "board",
     "board_move",
     "callers",
+    "dashboard",
     "bulk",
     "new_ticket",
     "notifications",
@@ -37,6 +43,15 @@ __all__ = [
     "saved_view_move",
     "saved_views",
     "ticket_canned",
+    "ticket_mentions",
+    "ticket_people",
     "ticket_changes",
     "ticket_detail",
+    "ticket_link",
+    "ticket_merge",
+    "ticket_unlink",
+    "time_add",
+    "time_delete",
+    "time_edit",
+    "time_report",
 ]

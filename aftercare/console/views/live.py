@@ -97,6 +97,18 @@ def ticket_canned(request: HttpRequest, number: str) -> HttpResponse:
     except ValueError:
         pk = 0
     answer = get_object_or_404(offered, pk=pk)
+    # What the answer also sets when it is sent: the page offers the move only if it is
+    # one of this agent's (the composer's "Send and mark …"), and shows the priority.
     return JsonResponse(
-        {"title": answer.title, "text": canned.fill(answer.body, ticket=ticket, agent=request.user)}
+        {
+            "id": answer.pk,
+            "title": answer.title,
+            "text": canned.fill(answer.body, ticket=ticket, agent=request.user),
+            "set_status": answer.set_status or "",
+            "set_status_label": answer.get_set_status_display() if answer.set_status else "",
+            "set_priority": answer.set_priority,
+            "set_priority_label": (
+                answer.get_set_priority_display() if answer.set_priority else ""
+            ),
+        }
     )

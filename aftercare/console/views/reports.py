@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftercare.console.views.common import agent_required
@@ -43,30 +40,4 @@ def reports(request: HttpRequest) -> HttpResponse:
         organisations=organisations,
         organisation_id=organisation_id,
         nav="reports",
-    )
-
-
-@agent_required
-def notifications(request: HttpRequest) -> HttpResponse:
-    """The signed-in agent's SLA warnings and breaches, newest first."""
-    from aftercare.sla.models import Notification
-
-    # Only notifications of requests the agent may still see (a restriction may have
-    # been added since they were made).
-    mine = Notification.objects.filter(
-        user=request.user, ticket__in=visible_tickets(request.permset).values("pk")
-    )
-    if request.method == "POST":
-        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
-        messages.success(request, _("All notifications marked as read."))
-        return redirect("console:notifications")
-    rows = list(mine.select_related("ticket", "clock").order_by("-created_at")[:200])
-    return render(
-        request,
-        "console/notifications.html",
-        {
-            "rows": rows,
-            "nav": "notifications",
-            "unread": sum(1 for n in rows if n.read_at is None),
-        },
     )

@@ -20,7 +20,7 @@ from aftercare.console.forms import (
     EscalateForm,
     PriorityForm,
 )
-from aftercare.console.request_forms import ComposerForm, PropertiesForm
+from aftercare.console.request_forms import ComposerForm, PropertiesForm, TimeEntryForm
 from aftercare.console.views.common import _attach_errors, _safe_next, agent_required
 from aftercare.desk import approvals, services, workflow
 from aftercare.desk import canned as canned_answers
@@ -30,6 +30,8 @@ from aftercare.desk.querysets import get_ticket_for_user
 from aftercare.desk.timeline import build_timeline
 from aftercare.sla import services as sla_services
 from aftercare.tenancy.models import System
+from aftercare.timetracking import reports as time_reports
+from aftercare.timetracking import services as time_services
 
 
 def _acknowledgement_applies(ticket: Ticket, clocks: list[dict]) -> bool:
@@ -73,6 +75,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
         "opening": opening,
         "composer": forms.get("compose")
         or ComposerForm(rules=rules, may_note=may_note, initial=version),
+        "time_panel": _time_panel(request, ticket, forms.get("time")),
         "properties": forms.get("properties") or PropertiesForm(ticket=ticket, permset=permset),
         "rules": rules,
         "canned_answers": canned,
@@ -81,6 +84,27 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
         "nav": "queue",
         "sla_clocks": clocks,
         "can_acknowledge": _acknowledgement_applies(ticket, clocks),
+    }
+
+
+def _time_panel(request: HttpRequest, ticket: Ticket, form=None) -> dict:
+    """The sidebar's time panel: totals, the last entries, which of them this agent may
+    correct, and the "Add time" form (bound when it is re-shown with an error)."""
+    permset = request.permset
+    editing = getattr(form, "entry_id", None)
+    summary = time_reports.ticket_summary(ticket.pk)
+    others = time_services.may_correct_others(permset)
+    may_record = time_services.may_record(permset, ticket)
+    for entry in summary["entries"]:
+        entry.editable = may_record and (others or entry.user_id == request.user.pk)
+        entry.hm = time_reports.hours_minutes(entry.minutes)
+    return {
+        **summary,
+        "may_record": may_record,
+        # A refused correction is re-shown under its entry; the "Add time" form stays empty.
+        "form": form if form is not None and not editing else TimeEntryForm(),
+        "edit_form": form if editing else None,
+        "edit_error_id": editing,
     }
 
 
@@ -135,18 +159,24 @@ def _refuse(request: HttpRequest, form, text: str):
     return form, False
 
 
-@services._removes_files_on_failure  # noqa: SLF001 - one transaction around two services
+class _PriorityRefused(Exception):
+    """The canned answer's priority change was refused: the whole send is refused."""
+
+
+@services._removes_files_on_failure  # noqa: SLF001 - one transaction around several services
 @transaction.atomic
 def _reply_then_move(
     *, ticket: Ticket, actor: User, data: dict, version: int | None
 ) -> tuple[Message, Ticket]:
-    """The composer's one submit: the message first, then the move, or neither.
+    """The composer's one submit: the message, the canned answer's priority, the move and
+    the time spent, or none of them.
 
-    Both services join this transaction, so a refused move rolls the message back too (and
+    Every service joins this transaction, so a refused step rolls the message back too (and
     the outer wrapper deletes its files); nothing is sent, nothing half-done remains.
     """
     target = data.get("then") or ""
-    if target:
+    answer = data.get("canned_answer")
+    if target or answer:
         ticket = services._lock(ticket, version)  # noqa: SLF001 - the lock the services take
     message = services.reply(
         ticket=ticket,
@@ -156,10 +186,27 @@ def _reply_then_move(
         attachments=data["files"],
         channel=Channel.CONSOLE,
     )
+    if answer is not None and answer.set_priority:
+        try:
+            ticket = services.reprioritise(
+                ticket=ticket,
+                actor=actor,
+                priority=answer.set_priority,
+                reason=_("Canned answer: %(title)s") % {"title": answer.title},
+            )
+        except PermissionDenied as exc:
+            raise _PriorityRefused(str(exc)) from exc
     if target:
         ticket = services.transition(
             ticket=ticket, actor=actor, target=target, reason=data.get("reason") or ""
         )
+    if data.get("time_spent"):
+        try:
+            time_services.record(
+                ticket=ticket, actor=actor, minutes=data["time_spent"], message=message
+            )
+        except ValidationError as exc:
+            raise ValidationError({"time_spent": exc.messages}) from exc
     return message, ticket
 
 
@@ -171,6 +218,7 @@ def _compose(request: HttpRequest, ticket: Ticket):
         request.FILES,
         rules=rules,
         may_note=permset.has("desk.add_internal_note"),
+        canned_answers=canned_answers.offered_to(request.user),
     )
     if not form.is_valid():
         if "then" in form.errors:
@@ -186,6 +234,16 @@ def _compose(request: HttpRequest, ticket: Ticket):
             _("Nothing was sent: the move was refused. %(why)s") % {"why": exc.message},
         )
         return form, False
+    except _PriorityRefused as exc:
+        return _refuse(
+            request,
+            form,
+            _(
+                "Nothing was sent: the canned answer “%(title)s” also sets the priority, "
+                "and that was refused (%(why)s). Remove the priority change and send again."
+            )
+            % {"title": data["canned_answer"].title, "why": str(exc)},
+        )
     except services.ConflictError as exc:
         return _refuse(request, form, str(exc))
     except ValidationError as exc:
@@ -195,11 +253,21 @@ def _compose(request: HttpRequest, ticket: Ticket):
         return _refuse(request, form, str(exc) or _("You may not do that."))
     note = data["mode"] == "note"
     sent = _("Internal note added.") if note else _("Reply sent.")
+    if data.get("canned_answer") is not None:
+        sent = _("%(sent)s Priority set to “%(priority)s”.") % {
+            "sent": sent,
+            "priority": data["canned_answer"].get_set_priority_display(),
+        }
     if data.get("then"):
         sent = _("%(sent)s %(number)s moved to “%(status)s”.") % {
             "sent": sent,
             "number": ticket.number,
             "status": Status(data["then"]).label,
+        }
+    if data.get("time_spent"):
+        sent = _("%(sent)s %(time)s recorded.") % {
+            "sent": sent,
+            "time": time_reports.hours_minutes(data["time_spent"]),
         }
     messages.success(request, sent)
     return form, True

@@ -48,11 +48,64 @@
         var url = root.dataset.cannedUrl + "?answer=" + encodeURIComponent(id);
         fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
           .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-          .then(function (data) { insertAtCursor(composer.querySelector("textarea[name=body]"), data.text); })
+          .then(function (data) {
+            insertAtCursor(composer.querySelector("textarea[name=body]"), data.text);
+            applyCanned(data);
+          })
           .catch(function () {})
           .then(function () { picker.value = ""; });
       });
     }
+    // A canned answer may also set the priority (shown, sent as the answer's id; the
+    // server reads the priority from the answer) and propose a move, which becomes the
+    // main button only if this agent may make it (the menu lists exactly those).
+    var cannedNote = composer ? composer.querySelector("[data-canned-note]") : null;
+    var cannedInput = composer ? composer.querySelector("[data-canned-answer]") : null;
+    var thenNote = composer ? composer.querySelector("[data-then-note]") : null;
+    var sendBtn = composer ? composer.querySelector("button.send-btn") : null;
+    var sendLabel = sendBtn ? sendBtn.textContent : "";
+    function fmt(template, name, value) { return template.replace("%(" + name + ")s", value); }
+    function setThen(target) {
+      if (!sendBtn) return;
+      var option = target ? composer.querySelector(".split-menu button[name=then][value='" + target + "']") : null;
+      if (!option) {
+        sendBtn.value = ""; sendBtn.textContent = sendLabel; sendBtn.dataset.needsReason = "0";
+        if (thenNote) thenNote.hidden = true;
+        return false;
+      }
+      sendBtn.value = target;
+      sendBtn.textContent = option.textContent;
+      sendBtn.dataset.needsReason = option.dataset.needsReason || "0";
+      if (thenNote) {
+        thenNote.querySelector("[data-then-text]").textContent =
+          fmt(thenNote.dataset.textThen || "%(move)s", "move", option.textContent.trim());
+        thenNote.hidden = false;
+      }
+      return true;
+    }
+    function applyCanned(data) {
+      if (cannedNote && cannedInput) {
+        if (data.set_priority) {
+          cannedInput.value = data.id;
+          cannedNote.querySelector("[data-canned-priority-text]").textContent =
+            fmt(cannedNote.dataset.textPriority, "priority", data.set_priority_label);
+          cannedNote.hidden = false;
+        }
+      }
+      if (data.set_status) setThen(data.set_status);
+    }
+    if (cannedNote) {
+      var clear = cannedNote.querySelector("[data-canned-clear]");
+      if (clear) clear.addEventListener("click", function () {
+        cannedInput.value = ""; cannedNote.hidden = true;
+      });
+      // A form shown again after an error keeps the answer's proposed move.
+      if (cannedInput && cannedInput.value && cannedInput.dataset.setStatus) setThen(cannedInput.dataset.setStatus);
+    }
+    if (thenNote) {
+      thenNote.querySelector("[data-then-clear]").addEventListener("click", function () { setThen(""); });
+    }
+
     function insertAtCursor(area, text) {
       if (!area) return;
       var start = area.selectionStart || 0, end = area.selectionEnd || 0;
