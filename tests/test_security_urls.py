@@ -417,6 +417,7 @@ def _api_requests(beta: Beta) -> list[tuple[str, dict]]:
             for data in _api_payloads(beta)
         ),
         ("post", {"data": {"files": [upload], "body": "Injected reply"}}),
+        ("delete", {}),
     ]
 
 
@@ -710,6 +711,7 @@ def test_it_sends_anonymous_visitors_to_sign_in(route, beta):
         return
     if _is_api(route):
         # An API does not redirect: it answers 401 JSON (405 for a method it lacks).
+        responses = (*responses, Client().delete(path))
         assert 401 in [r.status_code for r in responses], path
         for response in responses:
             assert response.status_code in (401, 405), f"{path}: {response.status_code}"

@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from aftercare.accounts.models import User
 from aftercare.desk.querysets import get_ticket_for_user
@@ -17,10 +16,13 @@ from aftercare.ops.maintenance import MaintenanceError
 
 
 @login_required
-@require_POST
 def request_people(request: HttpRequest, number: str) -> HttpResponse:
     """POST ``op`` = add | remove, ``user``: a contact of the request's organisation."""
+    # Looked up before the method is checked: another organisation's number is a 404
+    # whatever the method, so not even a 405 confirms that it exists.
     ticket = get_ticket_for_user(request.permset, number, lookup="number")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     back = redirect("portal:detail", ticket.number)
     try:
         person = User.objects.get(pk=int(request.POST.get("user", "")), is_active=True)

@@ -20,7 +20,11 @@ from aftercare.console.views.saved import (
     saved_views,
 )
 from aftercare.console.views.time import time_add, time_delete, time_edit, time_report
-from aftercare.notifications.views import inbox as notifications
+from aftercare.notifications.views import inbox
+
+# The console's address of the bell's page: staff only, like every console page (customers
+# use ``notifications:inbox``).
+notifications = agent_required(inbox)
 
 __all__ = [
     "_filtered",
