@@ -117,9 +117,11 @@ def _table(caption: str, head: Sequence[str], rows: Sequence[tuple[str, Sequence
         for label, cells in rows
     )
     if not rows:
-        body = f'<tr><td colspan="{len(head)}">{escape(_("No data"))}</td></tr>'
+        none = _("No data")
+        body = f'<tr><td colspan="{len(head)}">{escape(none)}</td></tr>'
+    summary = _("Data table")
     return (
-        f'<details class="chart-data"><summary>{escape(_("Data table"))}</summary>'
+        f'<details class="chart-data"><summary>{escape(summary)}</summary>'
         f'<table class="chart-table"><caption>{escape(caption)}</caption>'
         f"<thead><tr>{ths}</tr></thead><tbody>{body}</tbody></table></details>"
     )
@@ -138,9 +140,10 @@ def _figure(chart_id: str, kind: str, svg: list[str], legend: str, table: str) -
 def _empty(chart_id: str, kind: str, title: str, desc: str, head: Sequence[str]) -> SafeString:
     height = 120
     svg = _open_svg(chart_id, title, desc, height)
+    nothing = _("No data for this period")
     svg.append(
         f'<text x="{WIDTH / 2:g}" y="{height / 2:g}" text-anchor="middle" '
-        f'fill="{AXIS_COLOUR}">{escape(_("No data for this period"))}</text></svg>'
+        f'fill="{AXIS_COLOUR}">{escape(nothing)}</text></svg>'
     )
     return _figure(chart_id, kind, svg, "", _table(title, head, []))
 

@@ -71,8 +71,9 @@ class DeploymentForm(forms.Form):
             .order_by("-updated_at")
         )
         states = _approval_states(self.fields["change_requests"].queryset)
+        none_asked = _("no customer approval asked")
         self.fields["change_requests"].label_from_instance = lambda t: (
-            f"{t.number} {t.subject} ({states.get(t.pk, _('no customer approval asked'))})"
+            f"{t.number} {t.subject} ({states.get(t.pk, none_asked)})"
         )
 
     def clean_deployed_at(self) -> datetime:
