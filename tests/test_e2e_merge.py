@@ -29,7 +29,8 @@ def desk_data(transactional_db):
 
     org = OrganisationFactory(name="Alpha Foods", code="alpha")
     cara = customer(org, username="cara", first_name="Cara", last_name="Client")
-    survivor = ticket_for(cara, org, subject="Invoices do not post")
+    carl = customer(org, username="carl", first_name="Carl", last_name="Colleague")
+    survivor = ticket_for(carl, org, subject="Invoices do not post")
     duplicate = ticket_for(
         cara,
         org,
@@ -101,6 +102,16 @@ def test_an_operator_merges_a_duplicate_and_the_survivor_shows_its_conversation(
     banner.get_by_role("link", name=survivor.number).click()
     expect(page).to_have_url(f"{live_server.url}/console/tickets/{survivor.number}/")
     context.close()
+
+    # The customer of each side is told, under the bell (and by mail).
+    for username, text in (
+        ("cara", f"merged into {survivor.number}"),
+        ("carl", f"Request {duplicate.number} was merged into this one"),
+    ):
+        context, page = browser_sign_in(browser, live_server.url, username)
+        page.locator("#bell").click()
+        expect(page.locator("#notifications .notif.unread").first).to_contain_text(text)
+        context.close()
 
 
 def test_the_panel_fits_a_phone(desk_data, live_server, browser):
