@@ -76,7 +76,7 @@ def calendar(db):
 
 
 @pytest.mark.parametrize("who", ["operator", "consultant", "developer", "owner", "coordinator"])
-def test_it_refuses_staff_without_the_rights_and_customers_everywhere(request, client_for, who):
+def test_it_refuses_staff_without_the_rights_and_customers_everywhere(db, request, client_for, who):
     client = client_for(request.getfixturevalue(who))
     assert client.get(reverse("console:settings")).status_code == 403
     for section in SECTIONS:
