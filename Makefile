@@ -36,11 +36,16 @@ run: demo
 worker: migrate
 	$(BIN)/python manage.py run_huey --workers 2 --worker-type thread
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each with its own test
+# database and cache; TEST_WORKERS=0 runs it in one process (for -x, --pdb, -k ...).
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
+
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-postgres: install
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check aftercare tests bench

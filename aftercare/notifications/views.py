@@ -74,9 +74,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def open_one(request: HttpRequest, pk: int) -> HttpResponse:
+def open_one(request: HttpRequest, notification_id: int) -> HttpResponse:
     """Follow a notification: mark it read and go to its request."""
-    n = services.for_user(request.user).select_related("ticket").filter(pk=pk).first()
+    n = services.for_user(request.user).select_related("ticket").filter(pk=notification_id).first()
     if n is None:
         raise Http404
     # Opening the request is reading what there was to know about it.
