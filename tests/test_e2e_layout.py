@@ -53,6 +53,9 @@ STAFF_PAGES = [
     ("console:organisation", ("carpathia",)),
     ("search:console", ()),
     ("lifecycle:overview", ()),
+    ("lifecycle:releases", ()),
+    ("lifecycle:release", ("{release}",)),
+    ("lifecycle:environment", ("{environment}",)),
     ("saas:list", ()),
     ("projects:list", ()),
     ("monitoring:failure-list", ()),
@@ -133,7 +136,17 @@ def demo(transactional_db):
 
     plan = SlaPlan.objects.order_by("pk").first()
     customer_user = User.objects.get(username="carpathia.user")
-    return {"ticket": ticket.number, "plan": str(plan.pk), "customer_user": str(customer_user.pk)}
+    from aftercare.lifecycle.models import Environment, Release
+
+    environment = Environment.objects.get(organisation__code="carpathia", kind="production")
+    release = Release.objects.order_by("-released_on", "-pk").first()
+    return {
+        "ticket": ticket.number,
+        "plan": str(plan.pk),
+        "customer_user": str(customer_user.pk),
+        "release": str(release.pk),
+        "environment": str(environment.pk),
+    }
 
 
 def _sign_in(browser, base_url: str, username: str, width: int, height: int):

@@ -39,6 +39,7 @@ from aftercare.lifecycle.tests.factories import landscape
 from aftercare.mail.ingest import ingest
 from aftercare.mail.models import InboundMessage, OutboundMail
 from aftercare.mail.tests.factories import make_mail
+from aftercare.notifications.models import Notification
 from aftercare.saas.models import Migration as SaasMigration
 from aftercare.saas.tests.factories import shallow as saas_shallow
 from aftercare.tenancy.models import AgentRestriction, Membership
@@ -103,6 +104,7 @@ class Beta:
     project: object | None = None
     # B's SaaS migration: (migration, offer, extra, offer-mail link token).
     saas: tuple | None = None
+    notification: object | None = None
 
     @property
     def secrets(self) -> list[str]:
@@ -128,6 +130,8 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     # purpose; test_approvals.py covers it). What the walk tries is a forged one.
     "token": lambda b: b.approval_token[:-6] + "forged",
     "environment_id": lambda b: b.environment.pk,
+    # The vendor's catalogue (no organisation): the page lists only what the agent may see.
+    "release_id": lambda b: b.environment.current_release_id,
     "project_id": lambda b: b.project.pk,
     "migration_id": lambda b: b.saas[0].pk,
     "offer_id": lambda b: b.saas[1].pk,
@@ -144,6 +148,8 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     "answer_id": lambda b: _settings_object("answer", b).pk,
     "mailbox_id": lambda b: _settings_object("mailbox", b).pk,
     "webhook_id": lambda b: _settings_object("webhook", b).pk,
+    # A bell notice of B's reporter about B's request.
+    "notification_id": lambda b: b.notification.pk,
 }
 # The same arguments pointing at nothing. An API answer about B's data must be exactly the
 # answer about data that does not exist, or the answer itself confirms B's data is there.
@@ -166,7 +172,15 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
     "offer_token": lambda b: "no-such-token",
     **{
         k: (lambda b: 2_000_000_000)
-        for k in ("plan_id", "calendar_id", "answer_id", "mailbox_id", "webhook_id")
+        for k in (
+            "plan_id",
+            "calendar_id",
+            "answer_id",
+            "mailbox_id",
+            "webhook_id",
+            "notification_id",
+            "release_id",
+        )
     },
 }
 
@@ -493,6 +507,14 @@ def beta(other_org, outsider) -> Beta:
         environment=_beta_environment(other_org),
         project=_beta_project(other_org),
         saas=saas_shallow(other_org),
+        notification=Notification.objects.create(
+            user=outsider,
+            ticket=ticket,
+            organisation=other_org,
+            kind="reply",
+            key=f"walk:{ticket.pk}",
+            params={"author": "Beta"},
+        ),
     )
 
 

@@ -82,7 +82,12 @@ def _event(
     note: str = "",
     internal: bool = False,
     at=None,
+    context: dict | None = None,
 ) -> Event:
+    """Record one change and tell the receivers (SLA clocks, notifications, webhooks).
+
+    ``context`` goes to the receivers with the event (e.g. ``delivery``: the deployment
+    that released the request), never into the row."""
     event = Event.objects.create(
         ticket=ticket,
         organisation_id=ticket.organisation_id,
@@ -95,7 +100,7 @@ def _event(
         is_internal=internal,
         created_at=at or timezone.now(),
     )
-    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+    ticket_changed.send(sender=Ticket, ticket=ticket, event=event, **(context or {}))
     return event
 
 
@@ -390,6 +395,7 @@ def _apply_transition(
     reason: str = "",
     note: str = "",
     at=None,
+    context: dict | None = None,
 ) -> workflow.Rule:
     rule = workflow.check(ticket.status, target, roles, reason)
     if actor is not None:
@@ -442,6 +448,7 @@ def _apply_transition(
         new=target,
         note=reason or note,
         at=now,
+        context=context,
     )
     return rule
 
@@ -777,6 +784,29 @@ def archive_released(*, now=None, days: int | None = None) -> list[str]:
             )
             archived.append(ticket.number)
     return archived
+
+
+def deliver(*, ticket: Ticket, actor: User, note: str, at=None, delivery=None) -> bool:
+    """Move a request that a production deployment delivered to Released (clocks stop).
+
+    Called by ``lifecycle.services.deploy`` inside its transaction, after its own rules
+    (who may deploy, the customer's approval) have passed. Requests already Released,
+    archived or rejected are left alone; returns whether the request moved.
+    """
+    check_writable()
+    ticket = _lock(ticket)
+    if ticket.status in (Status.RELEASED, Status.ARCHIVED, Status.REJECTED):
+        return False
+    _apply_transition(
+        ticket,
+        actor,
+        Status.RELEASED,
+        frozenset({workflow.SYSTEM}),
+        note=note,
+        at=at,
+        context={"delivery": delivery} if delivery is not None else None,
+    )
+    return True
 
 
 def system_note(*, ticket: Ticket, action: str, note: str) -> Event:

@@ -74,7 +74,13 @@ RULES: tuple[Rule, ...] = (
     _r(S.WAITING, S.BACKLOG, STAFF | {SYSTEM}, _("Back to backlog"), sla=SlaEffect.RESUME),
     _r(S.WAITING, S.REJECTED, TRIAGE, _("Reject"), reason_required=True, sla=SlaEffect.STOP),
     # Delivery.
-    _r(S.DONE, S.RELEASED, SOLVERS, _("Release"), sla=SlaEffect.STOP),
+    _r(S.DONE, S.RELEASED, SOLVERS | {SYSTEM}, _("Release"), sla=SlaEffect.STOP),
+    # A deployment to the customer's production delivers what it carries, wherever the
+    # request stands (``desk.services.deliver``; never offered as a button).
+    *(
+        _r(source, S.RELEASED, {SYSTEM}, _("Delivered by a deployment"), sla=SlaEffect.STOP)
+        for source in (S.BACKLOG, S.SPRINT, S.IN_PROGRESS, S.WAITING)
+    ),
     _r(S.DONE, S.IN_PROGRESS, SOLVERS, _("Rework")),
     # The customer checks the result: accept, or reopen with a reason.
     _r(S.RELEASED, S.ARCHIVED, CUSTOMERS | {Role.MANAGER, Role.ADMIN, SYSTEM}, _("Accept")),
@@ -127,7 +133,8 @@ def allowed_transitions(status: str, roles: frozenset[str]) -> list[Rule]:
 def check(source: str, target: str, roles: frozenset[str], reason: str = "") -> Rule:
     """Return the rule for the move or raise ``TransitionError`` saying why not."""
     rule = rule_for(source, target)
-    if rule is None:
+    if rule is None or (rule.roles == {SYSTEM} and SYSTEM not in roles):
+        # A move only the system makes (delivery by a deployment) is no move for people.
         raise TransitionError(
             _("A request cannot move from “%(source)s” to “%(target)s”.")
             % {"source": Status(source).label, "target": Status(target).label}

@@ -17,10 +17,16 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = [ReleaseInline]
 
 
+class ReleaseNoteInline(admin.TabularInline):
+    model = models.ReleaseNote
+    extra = 0
+
+
 @admin.register(models.Release)
 class ReleaseAdmin(admin.ModelAdmin):
     list_display = ("product", "version", "service_pack", "released_on")
     list_filter = ("product",)
+    inlines = [ReleaseNoteInline]
 
 
 @admin.register(models.Environment)

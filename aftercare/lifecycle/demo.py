@@ -23,9 +23,10 @@ from aftercare.lifecycle.models import (
     Party,
     Product,
     Release,
+    ReleaseNote,
     Responsibility,
 )
-from aftercare.lifecycle.services import deploy
+from aftercare.lifecycle.services import ask_release_approval, deploy, mark_delivered
 from aftercare.tenancy.models import Membership, Organisation, System
 
 OK = Deployment.Result.SUCCEEDED
@@ -64,7 +65,29 @@ def _releases() -> dict[str, Release]:
             service_pack=sp,
             defaults={"released_on": today - timedelta(days=age), "notes": notes},
         )
+    for key, texts in TRANSLATED_NOTES.items():
+        for language, text in texts.items():
+            ReleaseNote.objects.get_or_create(
+                release=out[key], language=language, defaults={"text": text}
+            )
     return out
+
+
+# The release notes customers read in their own language (the portal, the delivery mail).
+TRANSLATED_NOTES = {
+    "11.3": {
+        "ro": "Rapoarte TVA noi; evaluarea stocurilor mai rapidă.",
+        "fr": "Nouveaux rapports de TVA ; valorisation des stocks plus rapide.",
+        "uk": "Нові звіти з ПДВ; швидша оцінка запасів.",
+        "ru": "Новые отчёты по НДС; более быстрая оценка запасов.",
+    },
+    "11.3 SP1": {
+        "ro": "Corectează înregistrarea facturilor în perioade închise.",
+        "fr": "Corrige la comptabilisation des factures dans les périodes clôturées.",
+        "uk": "Виправляє проведення рахунків у закритих періодах.",
+        "ru": "Исправляет проведение счетов в закрытых периодах.",
+    },
+}
 
 
 def _env(system: System, kind: str, name: str, release: Release, hosting: str, **kw):
@@ -98,7 +121,9 @@ def _matrix(org: Organisation, partner: str = "") -> None:
         Responsibility.objects.create(contract=contract, area=area, party=party, party_name=name)
 
 
-def _approved_change(org: Organisation, staff) -> Ticket | None:
+def _approved_change(
+    org: Organisation, staff, release: Release, environment: Environment
+) -> Ticket | None:
     ticket = Ticket.objects.filter(organisation=org, category=Category.CHANGE).first()
     coordinator = (
         Membership.objects.filter(organisation=org, role=Role.COORDINATOR)
@@ -107,10 +132,8 @@ def _approved_change(org: Organisation, staff) -> Ticket | None:
     )
     if ticket is None or coordinator is None:
         return None
-    approval = approvals.request(
-        ticket=ticket,
-        actor=staff[Role.CONSULTANT],
-        action="Deploy Aftercare ERP 11.3 SP1 (new delivery-note field) to production.",
+    approval = ask_release_approval(
+        ticket=ticket, release=release, environment=environment, actor=staff[Role.CONSULTANT]
     )
     approvals.decide(
         approval=approval, user=coordinator.user, approve=True, via=Approval.Via.PORTAL
@@ -166,7 +189,7 @@ def load(staff) -> None:
             result=OK,
             deployed_at=_at(29),
         )
-        change = _approved_change(org, staff)
+        change = _approved_change(org, staff, r["11.3 SP1"], prod)
         deploy(
             release=r["11.3 SP1"],
             environment=prod,
@@ -212,6 +235,15 @@ def load(staff) -> None:
             result=OK,
             deployed_at=_at(12),
         )
+        # The service pack fixes one of Dnipro's incidents: it moves to Released (and its
+        # reporter is told) when 11.3 SP1 succeeds on Dnipro's production.
+        fixed = (
+            Ticket.objects.filter(organisation=org, category=Category.INCIDENT)
+            .order_by("pk")
+            .first()
+        )
+        if fixed is not None:
+            mark_delivered(release=r["11.3 SP1"], ticket=fixed, actor=consultant)
         _matrix(org, partner="Kyiv Soft Partner LLC")
 
     # Lumière: still on 11.2; 11.3 failed on test and the emergency hotfix path was not used.

@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from aftercare.desk.models import CLOSED_STATUSES, Approval, Category, Ticket
+from aftercare.desk.models import CLOSED_STATUSES, Approval, Category, Status, Ticket
 from aftercare.lib.widgets import DateInput, DateTimeInput
-from aftercare.lifecycle.models import Deployment, Environment, Product, Release
+from aftercare.lifecycle.models import Deployment, Environment, Product, Release, ReleaseNote
 
 
 class DeploymentForm(forms.Form):
@@ -22,7 +23,11 @@ class DeploymentForm(forms.Form):
     )
     result = forms.ChoiceField(label=_("Result"), choices=Deployment.Result.choices)
     change_requests = forms.ModelMultipleChoiceField(
-        label=_("Change requests delivered"),
+        label=_("Requests delivered"),
+        help_text=_(
+            "Change requests, and the incidents and problems this deployment fixes. On "
+            "production they move to Released and their reporters are told."
+        ),
         queryset=Ticket.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -66,8 +71,8 @@ class DeploymentForm(forms.Form):
         self.fields["release"].label_from_instance = lambda r: r.label
         self.fields["change_requests"].queryset = (
             Ticket.objects.filter(organisation_id=environment.organisation_id)
-            .filter(category=Category.CHANGE)
-            .exclude(status__in=CLOSED_STATUSES)
+            .filter(category__in=(Category.CHANGE, Category.INCIDENT, Category.PROBLEM))
+            .exclude(status__in=(*CLOSED_STATUSES, Status.RELEASED))
             .order_by("-updated_at")
         )
         states = _approval_states(self.fields["change_requests"].queryset)
@@ -113,3 +118,63 @@ class ReleaseForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["product"].queryset = Product.objects.all()
+
+
+class ReleaseNoteForm(forms.Form):
+    """The release notes in one language (replaces that language's text)."""
+
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    text = forms.CharField(
+        label=_("Release notes"), widget=forms.Textarea(attrs={"rows": 4}), max_length=20000
+    )
+
+    def save(self, release: Release) -> ReleaseNote:
+        note, _created = ReleaseNote.objects.update_or_create(
+            release=release,
+            language=self.cleaned_data["language"],
+            defaults={"text": self.cleaned_data["text"].strip()},
+        )
+        return note
+
+
+class DeliveredRequestForm(forms.Form):
+    number = forms.CharField(
+        label=_("Request number"),
+        max_length=32,
+        help_text=_("A change request, incident or problem this release fixes or delivers."),
+    )
+
+    def __init__(self, *args, tickets, **kwargs) -> None:
+        self.tickets = tickets  # what the person may see
+        super().__init__(*args, **kwargs)
+
+    def clean_number(self) -> Ticket:
+        number = self.cleaned_data["number"].strip().upper()
+        ticket = self.tickets.filter(number=number).select_related("organisation").first()
+        if ticket is None:
+            raise forms.ValidationError(
+                _("No request %(number)s that you may see.") % {"number": number}
+            )
+        return ticket
+
+
+class ReleaseApprovalForm(forms.Form):
+    """Ask the customer to approve one release going to a production environment."""
+
+    release = forms.ModelChoiceField(label=_("Release"), queryset=Release.objects.none())
+    ticket = forms.ModelChoiceField(label=_("Change request"), queryset=Ticket.objects.none())
+
+    def __init__(self, *args, environment: Environment, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["release"].queryset = Release.objects.filter(
+            product__name=environment.system.product
+        ).select_related("product")
+        self.fields["release"].label_from_instance = lambda r: r.label
+        self.fields["ticket"].queryset = (
+            Ticket.objects.filter(
+                organisation_id=environment.organisation_id, category=Category.CHANGE
+            )
+            .exclude(status__in=(*CLOSED_STATUSES, Status.RELEASED))
+            .order_by("-updated_at")
+        )
+        self.fields["ticket"].label_from_instance = lambda t: f"{t.number} {t.subject}"

@@ -87,6 +87,101 @@ class Release(models.Model):
         return version_key(self.version, self.service_pack)
 
 
+class ReleaseNote(models.Model):
+    """The release notes in one language; ``Release.notes`` is the text of record.
+
+    Customers read the notes in their own language and fall back to ``Release.notes``.
+    """
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="translations", verbose_name=_("release")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    text = models.TextField(_("release notes"))
+
+    class Meta:
+        verbose_name = _("release notes in a language")
+        verbose_name_plural = _("release notes in other languages")
+        ordering = ["release", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "language"], name="unique_release_note")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} [{self.language}]"
+
+
+def notes_in(release: Release, language: str | None) -> str:
+    """The release notes for a reader of ``language`` (falls back to the text of record)."""
+    if language:
+        for note in release.translations.all():
+            if note.language == language and note.text.strip():
+                return note.text
+    return release.notes
+
+
+class DeliveredRequest(models.Model):
+    """A request (change, fixed incident or problem) that a release delivers.
+
+    When the release (or a later one of the same product) succeeds on the customer's
+    production environment, the request moves to Released (``services.deploy``).
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="delivered", verbose_name=_("release")
+    )
+    ticket = models.ForeignKey(
+        "desk.Ticket",
+        on_delete=models.CASCADE,
+        related_name="delivered_by",
+        verbose_name=_("request"),
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("request delivered by a release")
+        verbose_name_plural = _("requests delivered by releases")
+        ordering = ["release", "ticket"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "ticket"], name="unique_delivered_request")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release_id} ⇒ {self.ticket_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.organisation_id = self.ticket.organisation_id
+        super().save(*args, **kwargs)
+
+
+class ReleaseApproval(models.Model):
+    """The customer's approval of one release going to production (bound, not reusable)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    approval = models.OneToOneField(
+        "desk.Approval", on_delete=models.CASCADE, related_name="release_binding"
+    )
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="approvals")
+    environment = models.ForeignKey(
+        "Environment", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("approval of a release")
+        verbose_name_plural = _("approvals of releases")
+
+    def __str__(self) -> str:
+        return f"{self.approval_id} → {self.release_id}"
+
+
 class Party(models.TextChoices):
     VENDOR = "vendor", _("Vendor")
     PARTNER = "partner", _("Partner")
@@ -143,6 +238,14 @@ class Environment(models.Model):
         verbose_name=_("current release"),
     )
     notes = models.TextField(_("notes"), blank=True)
+    needs_approval = models.BooleanField(
+        _("changes need the customer's approval"),
+        default=False,
+        help_text=_(
+            "Every deployment to this production environment needs a coordinator's "
+            "approval of the release (also set per contract)."
+        ),
+    )
 
     objects = ScopedManager(organisation="organisation")
 
@@ -398,6 +501,9 @@ class ChangeLink(models.Model):
     )
     ticket = models.ForeignKey(
         "desk.Ticket", on_delete=models.CASCADE, related_name="deployment_links"
+    )
+    approval = models.ForeignKey(
+        "desk.Approval", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     objects = ScopedManager(organisation="organisation")

@@ -6,6 +6,7 @@ app_name = "lifecycle"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("releases/", views.releases, name="releases"),
+    path("releases/<int:release_id>/", views.release_detail, name="release"),
     path("organisations/<slug:code>/", views.organisation, name="organisation"),
     path("environments/<int:environment_id>/", views.environment_detail, name="environment"),
 ]

@@ -13,21 +13,31 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from aftercare.lifecycle import services
-from aftercare.lifecycle.forms import DeploymentForm, ReleaseForm
+from aftercare.lifecycle.forms import (
+    DeliveredRequestForm,
+    DeploymentForm,
+    ReleaseApprovalForm,
+    ReleaseForm,
+    ReleaseNoteForm,
+)
 from aftercare.lifecycle.models import (
     ChangeLink,
+    DeliveredRequest,
     Deployment,
     Environment,
     MaintenanceWindow,
     Product,
+    Release,
+    ReleaseApproval,
     Responsibility,
+    notes_in,
 )
 from aftercare.tenancy.models import Contract, Organisation
 from aftercare.tenancy.querysets import visible_organisations
@@ -144,8 +154,33 @@ def environment_detail(request: HttpRequest, environment_id: int) -> HttpRespons
     if env is None:
         raise Http404("No such environment")
     may_deploy = request.permset.has(services.DEPLOY_PERMISSION)
+    may_ask = env.is_production and request.permset.has("desk.request_approval")
     form = None
-    if request.method == "POST":
+    ask_form = ReleaseApprovalForm(environment=env) if may_ask else None
+    if request.method == "POST" and request.POST.get("action") == "ask_approval":
+        if not may_ask:
+            raise PermissionDenied(_("You may not ask for approvals."))
+        ask_form = ReleaseApprovalForm(request.POST, environment=env)
+        if ask_form.is_valid():
+            try:
+                services.ask_release_approval(
+                    ticket=ask_form.cleaned_data["ticket"],
+                    release=ask_form.cleaned_data["release"],
+                    environment=env,
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    ask_form.add_error(None, message)
+            else:
+                messages.success(
+                    request,
+                    _("The customer's coordinators were asked to approve %(release)s.")
+                    % {"release": ask_form.cleaned_data["release"].label},
+                )
+                return redirect("lifecycle:environment", environment_id=env.pk)
+        form = DeploymentForm(environment=env) if may_deploy else None
+    elif request.method == "POST":
         if not may_deploy:
             raise PermissionDenied(_("You may not record deployments."))
         form = DeploymentForm(request.POST, environment=env)
@@ -188,10 +223,17 @@ def environment_detail(request: HttpRequest, environment_id: int) -> HttpRespons
             "deployments": _history([env])[:HISTORY],
             "windows": services.windows_for(env),
             "form": form,
+            "ask_form": ask_form,
+            "needs_approval": services.needs_approval(env),
+            "release_approvals": ReleaseApproval.objects.filter(environment=env)
+            .select_related("approval", "approval__ticket", "release")
+            .order_by("-approval__requested_at")[:20],
             "may_emergency": request.permset.has(services.EMERGENCY_PERMISSION),
             "nav": "lifecycle",
         },
-        status=400 if form is not None and form.is_bound else 200,
+        status=400
+        if (form is not None and form.is_bound) or (ask_form is not None and ask_form.is_bound)
+        else 200,
     )
 
 
@@ -214,7 +256,10 @@ def releases(request: HttpRequest) -> HttpResponse:
         status = 400
     elif may_add:
         form = ReleaseForm()
-    products = Product.objects.prefetch_related("releases")
+    visible = services.visible_releases(permset)
+    products = Product.objects.filter(pk__in=visible.values("product_id")).prefetch_related(
+        Prefetch("releases", queryset=visible)
+    )
     latest = services.latest_releases()
     return render(
         request,
@@ -229,6 +274,90 @@ def releases(request: HttpRequest) -> HttpResponse:
                 for p in products
             ],
             "form": form,
+            "nav": "releases",
+        },
+        status=status,
+    )
+
+
+@staff_required
+def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
+    """One release: its notes in every language, the requests it delivers and where it
+    went (the rollout across the customers the agent may see)."""
+    from aftercare.desk.querysets import visible_tickets
+
+    release = services.visible_releases(request.permset).filter(pk=release_id).first()
+    if release is None:
+        raise Http404("No such release")
+    permset = request.permset
+    may_edit = permset.has("lifecycle.add_release") and permset.organisation_scope is None
+    may_deliver = permset.has(services.DEPLOY_PERMISSION)
+    tickets = visible_tickets(permset)
+    note_form = ReleaseNoteForm(prefix="note") if may_edit else None
+    deliver_form = DeliveredRequestForm(prefix="deliver", tickets=tickets) if may_deliver else None
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "note":
+            if not may_edit:
+                raise PermissionDenied(_("You may not change release notes."))
+            note_form = ReleaseNoteForm(request.POST, prefix="note")
+            if note_form.is_valid():
+                note_form.save(release)
+                messages.success(request, _("Release notes saved."))
+                return redirect("lifecycle:release", release_id=release.pk)
+            status = 400
+        elif action in ("deliver", "undeliver"):
+            if not may_deliver:
+                raise PermissionDenied(_("You may not say what a release delivers."))
+            if action == "undeliver":
+                row = (
+                    DeliveredRequest.objects.filter(
+                        release=release, ticket__in=tickets.values("pk")
+                    )
+                    .filter(
+                        pk=request.POST.get("row") if request.POST.get("row", "").isdigit() else 0
+                    )
+                    .first()
+                )
+                if row is None:
+                    raise Http404("No such request on this release")
+                services.unmark_delivered(row=row, actor=request.user)
+                messages.success(request, _("Removed from this release."))
+                return redirect("lifecycle:release", release_id=release.pk)
+            deliver_form = DeliveredRequestForm(request.POST, prefix="deliver", tickets=tickets)
+            if deliver_form.is_valid():
+                ticket = deliver_form.cleaned_data["number"]
+                try:
+                    services.mark_delivered(release=release, ticket=ticket, actor=request.user)
+                except ValidationError as exc:
+                    for message in exc.messages:
+                        deliver_form.add_error("number", message)
+                else:
+                    messages.success(
+                        request,
+                        _("%(number)s will be delivered with %(release)s.")
+                        % {"number": ticket.number, "release": release.label},
+                    )
+                    return redirect("lifecycle:release", release_id=release.pk)
+            status = 400
+        else:
+            raise Http404("No such action")
+    delivered = (
+        DeliveredRequest.objects.filter(release=release, ticket__in=tickets.values("pk"))
+        .select_related("ticket", "ticket__organisation")
+        .order_by("ticket__organisation__name", "ticket__number")
+    )
+    return render(
+        request,
+        "lifecycle/release.html",
+        {
+            "release": release,
+            "translations": list(release.translations.all()),
+            "note_form": note_form,
+            "deliver_form": deliver_form,
+            "delivered": delivered,
+            "rollout": services.rollout(release, permset),
             "nav": "releases",
         },
         status=status,
@@ -264,6 +393,7 @@ def portal_environments(request: HttpRequest) -> HttpResponse:
     for row in rows:
         row["history"] = history[row["environment"].pk]
     contracts = list(Contract.objects.filter(organisation_id__in=own))
+    notes = _release_notes_for(environments, request.user.language)
     return render(
         request,
         "lifecycle/portal.html",
@@ -275,9 +405,43 @@ def portal_environments(request: HttpRequest) -> HttpResponse:
                     "matrix": _responsibility_matrix(
                         [c for c in contracts if c.organisation_id == org.pk]
                     ),
+                    "notes": notes.get(org.pk, []),
                 }
                 for org in orgs
             ],
             "nav": "environments",
         },
     )
+
+
+RELEASE_NOTES_SHOWN = 10  # per product, newest first
+
+
+def _release_notes_for(environments: list[Environment], language: str) -> dict[int, list]:
+    """Organisation id → the published releases of the products it runs, newest first,
+    each with its notes in the reader's language (a release dated later is not out yet)."""
+    from django.utils import timezone
+
+    products: dict[int, set[str]] = defaultdict(set)
+    for env in environments:
+        products[env.organisation_id].add(env.system.product)
+    names = set().union(*products.values()) if products else set()
+    by_product: dict[str, list] = defaultdict(list)
+    for release in (
+        Release.objects.filter(product__name__in=names, released_on__lte=timezone.localdate())
+        .select_related("product")
+        .prefetch_related("translations")
+        .order_by("-released_on", "-pk")
+    ):
+        if len(by_product[release.product.name]) < RELEASE_NOTES_SHOWN:
+            by_product[release.product.name].append(
+                {"release": release, "notes": notes_in(release, language)}
+            )
+    return {
+        org_id: [
+            {"product": name, "releases": by_product[name]}
+            for name in sorted(names_)
+            if by_product[name]
+        ]
+        for org_id, names_ in products.items()
+    }

@@ -121,8 +121,25 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
                 tell("reopened", user, author=author or "—", body=event.note)
         if event.new == Status.ARCHIVED or actor is None and event.new != Status.WAITING:
             return  # automatic moves (archiving, a customer's reply resuming work) are quiet
-        kind = STATUS_KINDS.get(event.new, "status")
-        tell(kind, _customer(ticket), reason=ticket.rejection_reason or event.note)
+        delivery = kwargs.get("delivery")
+        customer = _customer(ticket)
+        if event.new == Status.RELEASED and delivery is not None and customer is not None:
+            # Delivered by a deployment: say which version, and what changed, in the
+            # customer's language.
+            from aftercare.lifecycle.models import notes_in
+
+            release = delivery.release
+            tell(
+                "delivered",
+                customer,
+                product=release.product.name,
+                version=release.label,
+                environment=delivery.environment.name,
+                body=notes_in(release, customer.language),
+            )
+        else:
+            kind = STATUS_KINDS.get(event.new, "status")
+            tell(kind, customer, reason=ticket.rejection_reason or event.note)
         for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
             tell("update_status", user)
     elif action == "desk.ticket.assigned" and ticket.assignee_id:

@@ -72,6 +72,14 @@ KINDS: dict[str, Kind] = {
             "request in the portal within %(days)s days."
         ),
     ),
+    "delivered": Kind(
+        _("Released in %(product)s %(version)s"),
+        _(
+            "The solution was installed with %(product)s %(version)s on %(environment)s. "
+            "If you are not satisfied, reply or reopen the request in the portal within "
+            "%(days)s days. What changed in this release:"
+        ),
+    ),
     "rejected": Kind(_("Rejected"), _("Your request was rejected. Reason: %(reason)s")),
     "approval": Kind(
         _("Approval requested"),

@@ -13,6 +13,7 @@ IN_APP = frozenset(
         "waiting",
         "resolved",
         "released",
+        "delivered",
         "rejected",
         "approval",
         "approval_approved",
@@ -32,6 +33,9 @@ IN_APP = frozenset(
         "merge_received",
     }
 )
+
+# Kinds that follow another kind's choice ("the solution is released" covers both).
+CHOICE_OF = {"delivered": "released"}
 
 # Mail that cannot be turned off: it carries the approve/decline links.
 MAIL_ALWAYS = frozenset({"approval", "received", "mail_rejected", "offer"})

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.desk.models import Ticket
-from aftercare.notifications.kinds import IN_APP, MAIL_ALWAYS
+from aftercare.notifications.kinds import CHOICE_OF, IN_APP, MAIL_ALWAYS
 from aftercare.notifications.models import Follower, MailChoice, Notification
 from aftercare.ops.maintenance import check_writable
 
@@ -35,6 +35,7 @@ def may_be_told(user: User | None, ticket: Ticket | None) -> bool:
 def wants_mail(user: User, kind: str) -> bool:
     if kind in MAIL_ALWAYS:
         return True
+    kind = CHOICE_OF.get(kind, kind)
     return not MailChoice.objects.filter(user=user, kind=kind, by_mail=False).exists()
 
 

@@ -193,6 +193,14 @@ class Contract(models.Model):
         verbose_name=_("SLA plan"),
         help_text=_("Empty: the default SLA plan applies to this contract's requests."),
     )
+    production_changes_need_approval = models.BooleanField(
+        _("production changes need the customer's approval"),
+        default=False,
+        help_text=_(
+            "Every deployment to a production environment of this contract needs a "
+            "coordinator's approval of the release."
+        ),
+    )
     notes = models.TextField(_("notes"), blank=True)
 
     objects = ScopedManager(organisation="organisation")

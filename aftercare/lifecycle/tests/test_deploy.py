@@ -404,7 +404,8 @@ def test_a_change_request_needs_no_approval_on_a_test_environment(land, consulta
     assert Event.objects.filter(ticket=change, action="lifecycle.deployment.recorded").exists()
 
 
-def test_only_change_requests_can_be_linked(land, consultant, ticket):
+def test_only_changes_incidents_and_problems_can_be_linked(land, consultant, owner, org):
+    question = ticket_for(owner, org, category=Category.CONSULTATION)
     with pytest.raises(DeploymentRefused) as excinfo:
         deploy(
             release=land["r113"],
@@ -412,9 +413,9 @@ def test_only_change_requests_can_be_linked(land, consultant, ticket):
             actor=consultant,
             result=SUCCEEDED,
             deployed_at=T0,
-            change_requests=[ticket],
+            change_requests=[question],
         )
-    assert "is not a change request" in _refusal(excinfo)
+    assert "delivers change requests, incidents and problems" in _refusal(excinfo)
 
 
 def test_another_customers_change_request_cannot_be_linked(land, consultant, other_org, outsider):
