@@ -21,12 +21,19 @@ from aftercare.lifecycle.models import (
     Environment,
     MaintenanceWindow,
     Party,
+    PlannedUpgrade,
     Product,
     Release,
     ReleaseNote,
     Responsibility,
+    Rollout,
 )
-from aftercare.lifecycle.services import ask_release_approval, deploy, mark_delivered
+from aftercare.lifecycle.services import (
+    ask_release_approval,
+    deploy,
+    mark_delivered,
+    plan_rollout,
+)
 from aftercare.tenancy.models import Membership, Organisation, System
 
 OK = Deployment.Result.SUCCEEDED
@@ -261,3 +268,36 @@ def load(staff) -> None:
             notes="Migration of the VAT tables failed; rolled back.",
         )
         _matrix(org, partner="Lyon ERP Services")
+
+    _rollouts(r, manager)
+
+
+def _rollouts(r: dict[str, Release], manager) -> None:
+    """11.3 went to Carpathia's and Dnipro's production as one rollout (recorded from the
+    deployments above); 11.3 SP1 is planned for Dnipro's production and failover."""
+    done = Rollout.objects.create(
+        release=r["11.3"], created_by=manager, notes="Mass update to 11.3 (VAT reports)."
+    )
+    for deployment in Deployment.objects.filter(
+        release=r["11.3"], environment__kind=Environment.Kind.PRODUCTION
+    ).select_related("environment"):
+        PlannedUpgrade.objects.create(
+            rollout=done,
+            environment=deployment.environment,
+            planned_at=deployment.deployed_at,
+            state=deployment.result,
+            deployment=deployment,
+        )
+    dnipro = Environment.objects.filter(
+        organisation__code="dnipro",
+        kind__in=[Environment.Kind.PRODUCTION, Environment.Kind.BACKUP],
+    )
+    if dnipro.exists():
+        plan_rollout(
+            release=r["11.3 SP1"],
+            environments=list(dnipro),
+            day=date.today() + timedelta(days=7),
+            at_time=time(19, 0),
+            actor=manager,
+            notes="Service pack for the posting fix; Dnipro agreed to an evening slot.",
+        )

@@ -178,3 +178,63 @@ class ReleaseApprovalForm(forms.Form):
             .order_by("-updated_at")
         )
         self.fields["ticket"].label_from_instance = lambda t: f"{t.number} {t.subject}"
+
+
+class RolloutForm(forms.Form):
+    """Plan one release for many customer environments."""
+
+    environments = forms.ModelMultipleChoiceField(
+        label=_("Environments"),
+        queryset=Environment.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one environment.")},
+    )
+    day = forms.DateField(
+        label=_("Date"),
+        widget=DateInput(),
+        help_text=_(
+            "Environments with maintenance windows are planned at the first window that "
+            "opens on or after this date."
+        ),
+    )
+    at_time = forms.TimeField(
+        label=_("Time for environments without windows"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+        help_text=_("In each customer's time zone; 09:00 when empty."),
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, environments, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["environments"].queryset = environments
+        self.fields["environments"].label_from_instance = lambda e: (
+            f"{e.organisation.name} · {e.system.name}: {e.name} "
+            f"({e.get_kind_display()}, {e.version or '?'})"
+        )
+
+
+class UpgradeResultForm(forms.Form):
+    result = forms.ChoiceField(label=_("Result"), choices=Deployment.Result.choices)
+    deployed_at = forms.DateTimeField(
+        label=_("When"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=DateTimeInput(),
+        help_text=_("In the customer's time zone; now when empty."),
+    )
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=2000)
+
+    def __init__(self, *args, zone, **kwargs) -> None:
+        self.zone = zone
+        super().__init__(*args, **kwargs)
+
+    def clean_deployed_at(self):
+        value = self.cleaned_data.get("deployed_at")
+        if value is None:
+            return None
+        if timezone.is_aware(value):
+            value = value.replace(tzinfo=None)
+        return timezone.make_aware(value, self.zone)

@@ -517,3 +517,74 @@ class ChangeLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id} ↔ {self.ticket_id}"
+
+
+class Rollout(models.Model):
+    """One release planned for many customer environments (the regulation's mass update).
+
+    The vendor's plan (no organisation of its own); each target belongs to one customer.
+    Results are recorded deployments (``services.deploy``), so every rule still holds.
+    """
+
+    release = models.ForeignKey(
+        Release, on_delete=models.PROTECT, related_name="rollouts", verbose_name=_("release")
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rollout")
+        verbose_name_plural = _("rollouts")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.release} ({self.created_at:%Y-%m-%d})"
+
+
+class PlannedUpgrade(models.Model):
+    """A customer environment's planned upgrade to a rollout's release: when, and what
+    came of it (the recorded deployment, or a cancellation with its reason)."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        ROLLED_BACK = "rolled_back", _("Rolled back")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="targets")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(
+        Environment,
+        on_delete=models.CASCADE,
+        related_name="planned_upgrades",
+        verbose_name=_("environment"),
+    )
+    planned_at = models.DateTimeField(_("planned for"))
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PLANNED)
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_reason = models.CharField(_("reason"), max_length=300, blank=True)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("planned upgrade")
+        verbose_name_plural = _("planned upgrades")
+        ordering = ["planned_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rollout", "environment"], name="unique_rollout_environment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rollout_id}: {self.environment_id} @ {self.planned_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.organisation_id = self.environment.organisation_id
+        super().save(*args, **kwargs)

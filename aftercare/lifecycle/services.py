@@ -25,9 +25,11 @@ from aftercare.lifecycle.models import (
     Deployment,
     Environment,
     MaintenanceWindow,
+    PlannedUpgrade,
     Product,
     Release,
     ReleaseApproval,
+    Rollout,
 )
 from aftercare.tenancy.models import System
 
@@ -702,3 +704,176 @@ def rollout(release: Release, permset: PermSet) -> list[dict]:
         )
     )
     return rows
+
+
+# -- rollouts: one release, many customers ------------------------------------------------
+
+WINDOW_SEARCH_DAYS = 14  # how far after the planned date the next window is looked for
+
+
+def first_window_opening(environment: Environment, day) -> datetime | None:
+    """When the first maintenance window of ``environment`` opens on or after ``day``
+    (in the organisation's time zone), or None when it has none in the next two weeks."""
+    windows = windows_for(environment)
+    zone = environment.organisation.zone
+    for offset in range(WINDOW_SEARCH_DAYS):
+        current = day + timedelta(days=offset)
+        starts = sorted(w.starts_at for w in windows if w._opens_on(current))
+        if starts:
+            return datetime.combine(current, starts[0], tzinfo=zone)
+    return None
+
+
+class RolloutRefused(Exception):
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+@transaction.atomic
+def plan_rollout(
+    *,
+    release: Release,
+    environments: Iterable[Environment],
+    day,
+    actor: User,
+    at_time=None,
+    notes: str = "",
+) -> Rollout:
+    """Plan ``release`` for each environment on ``day`` (or its next maintenance window).
+
+    Each environment: the person may deploy for its customer; it runs the release's
+    product and not yet this release or a later one; it has no other open plan for this
+    release. The day is not in the past (customer's zone) nor before the release date;
+    where the environment has maintenance windows the upgrade is planned at the first
+    window opening on or after the day, otherwise at ``at_time``. All or nothing: every
+    reason is listed.
+    """
+    from datetime import time as dtime
+
+    from aftercare.ops.maintenance import check_writable
+
+    check_writable()
+    permset = PermSet(actor)
+    if not permset.is_agent or not permset.has(DEPLOY_PERMISSION):
+        raise PermissionDenied(_("You may not plan upgrades."))
+    scope = permset.organisation_scope
+    environments = list(
+        Environment.objects.filter(pk__in=[e.pk for e in environments])
+        .select_related("organisation", "system", "current_release")
+        .order_by("organisation__name", "system__name", "kind", "name")
+    )
+    reasons: list[str] = []
+    if not environments:
+        reasons.append(_("Choose at least one environment."))
+    if day < release.released_on:
+        reasons.append(
+            _("%(release)s is released on %(date)s: plan it on that day or later.")
+            % {"release": release.label, "date": release.released_on.isoformat()}
+        )
+    already = set(
+        PlannedUpgrade.objects.filter(
+            rollout__release=release,
+            environment__in=environments,
+            state=PlannedUpgrade.State.PLANNED,
+        ).values_list("environment_id", flat=True)
+    )
+    plans: list[tuple[Environment, datetime]] = []
+    for env in environments:
+        name = f"{env.organisation.name} · {env.system.name}: {env.name}"
+        if scope is not None and env.organisation_id not in scope:
+            raise PermissionDenied(_("You may not plan upgrades for this customer."))
+        if env.system.product != release.product.name:
+            reasons.append(
+                _("%(env)s runs %(runs)s, not %(product)s.")
+                % {"env": name, "runs": env.system.product, "product": release.product.name}
+            )
+            continue
+        key = env.current_key
+        if key is not None and key >= release.key:
+            reasons.append(
+                _("%(env)s already runs %(version)s.") % {"env": name, "version": env.version}
+            )
+            continue
+        if env.pk in already:
+            reasons.append(
+                _("%(env)s already has an upgrade to %(release)s planned.")
+                % {"env": name, "release": release.label}
+            )
+            continue
+        zone = env.organisation.zone
+        if day < timezone.localdate(timezone=zone):
+            reasons.append(
+                _("%(env)s: %(date)s is in the past.") % {"env": name, "date": day.isoformat()}
+            )
+            continue
+        if windows_for(env):
+            when = first_window_opening(env, day)
+            if when is None:
+                reasons.append(
+                    _("%(env)s has no maintenance window within two weeks of %(date)s.")
+                    % {"env": name, "date": day.isoformat()}
+                )
+                continue
+        else:
+            when = datetime.combine(day, at_time or dtime(9, 0), tzinfo=zone)
+        plans.append((env, when))
+    if reasons:
+        raise RolloutRefused(reasons)
+    rollout = Rollout.objects.create(release=release, notes=notes.strip(), created_by=actor)
+    for env, when in plans:
+        PlannedUpgrade.objects.create(rollout=rollout, environment=env, planned_at=when)
+    return rollout
+
+
+@transaction.atomic
+def record_upgrade(
+    *,
+    target: PlannedUpgrade,
+    actor: User,
+    result: str,
+    deployed_at: datetime | None = None,
+    notes: str = "",
+) -> Deployment:
+    """Record what came of a planned upgrade: a deployment under every rule of ``deploy``."""
+    target = PlannedUpgrade.objects.select_for_update().get(pk=target.pk)
+    if target.state != PlannedUpgrade.State.PLANNED:
+        raise RolloutRefused([_("This upgrade is no longer planned: its result is recorded.")])
+    deployment = deploy(
+        release=target.rollout.release,
+        environment=target.environment,
+        actor=actor,
+        result=result,
+        deployed_at=deployed_at,
+        notes=notes,
+    )
+    target.deployment = deployment
+    target.state = result
+    target.save(update_fields=["deployment", "state"])
+    return deployment
+
+
+@transaction.atomic
+def cancel_upgrade(*, target: PlannedUpgrade, actor: User, reason: str) -> None:
+    from aftercare.ops.maintenance import check_writable
+
+    check_writable()
+    _check_staff_for(
+        actor, target.organisation_id, DEPLOY_PERMISSION, _("You may not change this plan.")
+    )
+    reason = reason.strip()
+    if not reason:
+        raise RolloutRefused([_("Give the reason for cancelling the upgrade.")])
+    target = PlannedUpgrade.objects.select_for_update().get(pk=target.pk)
+    if target.state != PlannedUpgrade.State.PLANNED:
+        raise RolloutRefused([_("This upgrade is no longer planned: its result is recorded.")])
+    target.state = PlannedUpgrade.State.CANCELLED
+    target.cancel_reason = reason[:300]
+    target.save(update_fields=["state", "cancel_reason"])
+
+
+def rollout_summary(targets: Iterable[PlannedUpgrade]) -> dict[str, int]:
+    counts = {state: 0 for state, _label in PlannedUpgrade.State.choices}
+    for target in targets:
+        counts[target.state] += 1
+    return counts

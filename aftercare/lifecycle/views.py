@@ -26,6 +26,8 @@ from aftercare.lifecycle.forms import (
     ReleaseApprovalForm,
     ReleaseForm,
     ReleaseNoteForm,
+    RolloutForm,
+    UpgradeResultForm,
 )
 from aftercare.lifecycle.models import (
     ChangeLink,
@@ -33,10 +35,12 @@ from aftercare.lifecycle.models import (
     Deployment,
     Environment,
     MaintenanceWindow,
+    PlannedUpgrade,
     Product,
     Release,
     ReleaseApproval,
     Responsibility,
+    Rollout,
     notes_in,
 )
 from aftercare.tenancy.models import Contract, Organisation
@@ -364,6 +368,168 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     )
 
 
+def _visible_targets(permset):
+    return PlannedUpgrade.objects.filter(
+        environment__in=services.visible_environments(permset).values("pk")
+    ).select_related(
+        "environment",
+        "environment__organisation",
+        "environment__system",
+        "deployment",
+        "deployment__deployed_by",
+    )
+
+
+@staff_required
+def rollout_new(request: HttpRequest, release_id: int) -> HttpResponse:
+    """Plan a release for many customer environments at once."""
+    release = services.visible_releases(request.permset).filter(pk=release_id).first()
+    if release is None:
+        raise Http404("No such release")
+    if not request.permset.has(services.DEPLOY_PERMISSION):
+        raise PermissionDenied(_("You may not plan upgrades."))
+    candidates = list(
+        services.visible_environments(request.permset)
+        .filter(system__product=release.product.name)
+        .order_by("organisation__name", "system__name", "kind", "name")
+    )
+    behind = [e.pk for e in candidates if e.current_key is None or e.current_key < release.key]
+    environments = (
+        Environment.objects.filter(pk__in=behind)
+        .select_related("organisation", "system", "current_release")
+        .order_by("organisation__name", "system__name", "kind", "name")
+    )
+    status = 200
+    if request.method == "POST":
+        form = RolloutForm(request.POST, environments=environments)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                rollout = services.plan_rollout(
+                    release=release,
+                    environments=list(data["environments"]),
+                    day=data["day"],
+                    at_time=data["at_time"],
+                    notes=data["notes"],
+                    actor=request.user,
+                )
+            except services.RolloutRefused as refused:
+                for reason in refused.reasons:
+                    form.add_error(None, reason)
+            else:
+                messages.success(
+                    request,
+                    _("Upgrade to %(release)s planned for %(count)d environments.")
+                    % {"release": release.label, "count": rollout.targets.count()},
+                )
+                return redirect("lifecycle:rollout", rollout_id=rollout.pk)
+        status = 400
+    else:
+        form = RolloutForm(
+            environments=environments,
+            initial={
+                "environments": [
+                    e.pk for e in environments if e.kind == Environment.Kind.PRODUCTION
+                ]
+            },
+        )
+    return render(
+        request,
+        "lifecycle/rollout_new.html",
+        {"release": release, "form": form, "nav": "releases"},
+        status=status,
+    )
+
+
+@staff_required
+def rollouts(request: HttpRequest) -> HttpResponse:
+    targets = list(_visible_targets(request.permset).select_related("rollout"))
+    by_rollout = defaultdict(list)
+    for target in targets:
+        by_rollout[target.rollout_id].append(target)
+    rows = [
+        {"rollout": r, "summary": services.rollout_summary(by_rollout[r.pk])}
+        for r in Rollout.objects.filter(pk__in=by_rollout).select_related(
+            "release", "release__product", "created_by"
+        )
+    ]
+    return render(
+        request,
+        "lifecycle/rollouts.html",
+        {"rows": rows, "states": PlannedUpgrade.State.choices, "nav": "releases"},
+    )
+
+
+@staff_required
+def rollout_detail(request: HttpRequest, rollout_id: int) -> HttpResponse:
+    targets = list(
+        _visible_targets(request.permset)
+        .filter(rollout_id=rollout_id)
+        .order_by("planned_at", "environment__organisation__name", "pk")
+    )
+    if not targets:
+        raise Http404("No such rollout")
+    rollout = (
+        Rollout.objects.select_related("release", "release__product", "created_by")
+        .filter(pk=rollout_id)
+        .get()
+    )
+    may_record = request.permset.has(services.DEPLOY_PERMISSION)
+    errors: dict[int, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if not may_record:
+            raise PermissionDenied(_("You may not record deployments."))
+        target_id = request.POST.get("target", "")
+        target = next((t for t in targets if str(t.pk) == target_id), None)
+        if target is None:
+            raise Http404("No such upgrade in this rollout")
+        action = request.POST.get("action")
+        try:
+            if action == "record":
+                form = UpgradeResultForm(request.POST, zone=target.environment.organisation.zone)
+                if not form.is_valid():
+                    raise services.RolloutRefused(
+                        [str(m) for field in form.errors.values() for m in field]
+                    )
+                services.record_upgrade(
+                    target=target,
+                    actor=request.user,
+                    result=form.cleaned_data["result"],
+                    deployed_at=form.cleaned_data["deployed_at"],
+                    notes=form.cleaned_data["notes"],
+                )
+                messages.success(request, _("Result recorded."))
+            elif action == "cancel":
+                services.cancel_upgrade(
+                    target=target, actor=request.user, reason=request.POST.get("reason", "")
+                )
+                messages.success(request, _("Upgrade cancelled."))
+            else:
+                raise Http404("No such action")
+        except (services.RolloutRefused, services.DeploymentRefused) as refused:
+            errors[target.pk] = refused.reasons
+            status = 400
+        else:
+            return redirect("lifecycle:rollout", rollout_id=rollout_id)
+    for target in targets:
+        target.errors = errors.get(target.pk, [])
+    return render(
+        request,
+        "lifecycle/rollout.html",
+        {
+            "rollout": rollout,
+            "targets": targets,
+            "summary": services.rollout_summary(targets),
+            "states": PlannedUpgrade.State.choices,
+            "results": Deployment.Result.choices,
+            "may_record": may_record,
+            "nav": "releases",
+        },
+        status=status,
+    )
+
+
 # -- the customer's page -----------------------------------------------------------------
 
 
@@ -390,8 +556,18 @@ def portal_environments(request: HttpRequest) -> HttpResponse:
         if len(history[d.environment_id]) < HISTORY:
             history[d.environment_id].append(d)
     rows = services.version_rows(environments)
+    planned = defaultdict(list)
+    for target in (
+        PlannedUpgrade.objects.filter(
+            environment__in=environments, state=PlannedUpgrade.State.PLANNED
+        )
+        .select_related("rollout__release", "environment__system")
+        .order_by("planned_at")
+    ):
+        planned[target.environment_id].append(target)
     for row in rows:
         row["history"] = history[row["environment"].pk]
+        row["planned"] = planned[row["environment"].pk]
     contracts = list(Contract.objects.filter(organisation_id__in=own))
     notes = _release_notes_for(environments, request.user.language)
     return render(
@@ -406,6 +582,12 @@ def portal_environments(request: HttpRequest) -> HttpResponse:
                         [c for c in contracts if c.organisation_id == org.pk]
                     ),
                     "notes": notes.get(org.pk, []),
+                    "planned": [
+                        t
+                        for r in rows
+                        if r["environment"].organisation_id == org.pk
+                        for t in r["planned"]
+                    ],
                 }
                 for org in orgs
             ],
