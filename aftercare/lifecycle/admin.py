@@ -42,7 +42,7 @@ class EnvironmentAdmin(UnscopedAdmin):
 
 @admin.register(models.Responsibility)
 class ResponsibilityAdmin(UnscopedAdmin):
-    list_display = ("contract", "area", "party", "party_name")
+    list_display = ("contract", "area", "party", "party_name", "scope", "response_hours")
     list_filter = ("area", "party")
     exclude = ("organisation",)
 

@@ -115,17 +115,38 @@ def _matrix(org: Organisation, partner: str = "") -> None:
     if contract is None:
         return
     A = Responsibility.Area
-    parties = {
-        A.FIRST_LINE: (Party.PARTNER, partner) if partner else (Party.CUSTOMER, "Key users"),
-        A.SECOND_LINE: (Party.VENDOR, ""),
-        A.UPGRADES: (Party.VENDOR, ""),
-        A.INFRASTRUCTURE: (Party.PROVIDER, f"{org.name.split()[0]} Cloud Hosting"),
-        A.DATABASE: (Party.PROVIDER, f"{org.name.split()[0]} Cloud Hosting"),
-        A.TRAINING: (Party.PARTNER, partner) if partner else (Party.VENDOR, ""),
-        A.SOURCE_CODE: (Party.VENDOR, "Escrow on request"),
-    }
-    for area, (party, name) in parties.items():
-        Responsibility.objects.create(contract=contract, area=area, party=party, party_name=name)
+    host = f"{org.name.split()[0]} Cloud Hosting"
+    first_line = (Party.PARTNER, partner) if partner else (Party.CUSTOMER, "Key users")
+    # (area, party, name, scope, response time in business hours)
+    rows = [
+        (A.PRE_SALES, Party.VENDOR, "", "", None),
+        (A.IMPLEMENTATION, *(first_line if partner else (Party.VENDOR, "")), "", None),
+        (A.CUSTOMISATION, Party.VENDOR, "", "Changes to standard reports and forms", None),
+        (A.ROADMAP, Party.VENDOR, "", "", None),
+        (A.SUPPORT_ACCESS, Party.VENDOR, "", "Portal, e-mail, knowledge base", None),
+        (A.FIRST_LINE, *first_line, "Users' questions, passwords, triage", 4),
+        (A.SECOND_LINE, Party.VENDOR, "", "Errors, data fixes, configuration", 8),
+        (A.PRODUCT_SUPPORT, Party.VENDOR, "", "", 16),
+        (A.RESPONSE_PHONE, Party.VENDOR, "", "Phone on working days 09:00-18:00", 1),
+        (A.SOURCE_CODE, Party.VENDOR, "Escrow on request", "", None),
+        (A.UPGRADES, Party.VENDOR, "", "Releases and service packs", None),
+        (A.INFRASTRUCTURE, Party.PROVIDER, host, "Servers, network, backups", 2),
+        (A.HARDWARE, Party.CUSTOMER, "", "Workstations and printers", None),
+        (A.DATABASE, Party.PROVIDER, host, "Database server and backups", 4),
+        (A.DATABASE, Party.VENDOR, "", "Data model and migrations", 8),
+        (A.TRAINING, *((Party.PARTNER, partner) if partner else (Party.VENDOR, "")), "", None),
+        (A.MONITORING, Party.PROVIDER, host, "Availability and disk space", 1),
+        (A.MONITORING, Party.VENDOR, "", "Application errors and jobs", 4),
+    ]
+    for area, party, name, scope, hours in rows:
+        Responsibility.objects.create(
+            contract=contract,
+            area=area,
+            party=party,
+            party_name=name,
+            scope=scope,
+            response_hours=hours,
+        )
 
 
 def _approved_change(

@@ -284,13 +284,23 @@ class Responsibility(models.Model):
     """One cell of a contract's responsibility matrix: who does what."""
 
     class Area(models.TextChoices):
+        # The areas of the post-implementation support document, in its order.
+        PRE_SALES = "pre_sales", _("Pre-sales")
+        IMPLEMENTATION = "implementation", _("Implementation")
+        CUSTOMISATION = "customisation", _("Customisation")
+        ROADMAP = "roadmap", _("Product roadmap")
+        SUPPORT_ACCESS = "support_access", _("Access to support and documentation")
         FIRST_LINE = "first_line", _("First-line support")
         SECOND_LINE = "second_line", _("Second-line support")
+        PRODUCT_SUPPORT = "product_support", _("General product support")
+        RESPONSE_PHONE = "response_phone", _("Response times and phone support")
+        SOURCE_CODE = "source_code", _("Source-code access")
         UPGRADES = "upgrades", _("Upgrades and service packs")
         INFRASTRUCTURE = "infrastructure", _("Infrastructure")
+        HARDWARE = "hardware", _("Hardware")
         DATABASE = "database", _("Database")
         TRAINING = "training", _("Training")
-        SOURCE_CODE = "source_code", _("Source-code access")
+        MONITORING = "monitoring", _("Monitoring")
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="+", verbose_name=_("organisation")
@@ -309,6 +319,15 @@ class Responsibility(models.Model):
         blank=True,
         help_text=_("For example the partner's or provider's company name."),
     )
+    scope = models.CharField(
+        _("scope"),
+        max_length=300,
+        blank=True,
+        help_text=_("What this party covers in the area, when several share it."),
+    )
+    response_hours = models.PositiveSmallIntegerField(
+        _("response time (business hours)"), null=True, blank=True
+    )
     notes = models.CharField(_("notes"), max_length=500, blank=True)
 
     objects = ScopedManager(organisation="organisation")
@@ -316,9 +335,13 @@ class Responsibility(models.Model):
     class Meta:
         verbose_name = _("responsibility")
         verbose_name_plural = _("responsibilities")
-        ordering = ["contract", "area"]
+        ordering = ["contract", "area", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["contract", "area"], name="unique_responsibility")
+            # Several parties may share an area, each once.
+            models.UniqueConstraint(
+                fields=["contract", "area", "party", "party_name"],
+                name="unique_responsibility_party",
+            )
         ]
 
     def __str__(self) -> str:

@@ -106,14 +106,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 def _responsibility_matrix(contracts: list[Contract]) -> list[dict]:
-    cells = defaultdict(dict)
-    for r in Responsibility.objects.filter(contract__in=contracts):
-        cells[r.contract_id][r.area] = r
+    cells = defaultdict(lambda: defaultdict(list))
+    for r in Responsibility.objects.filter(contract__in=contracts).order_by("pk"):
+        cells[r.contract_id][r.area].append(r)
     return [
         {
             "contract": c,
             "areas": [
-                (label, cells[c.pk].get(area)) for area, label in Responsibility.Area.choices
+                (label, cells[c.pk].get(area, [])) for area, label in Responsibility.Area.choices
             ],
         }
         for c in contracts

@@ -320,3 +320,32 @@ def test_a_failover_that_differs_from_production_is_flagged(land, consultant):
     assert row["drift"] and row["production_version"] == "11.2"
     (production,) = services.version_rows(Environment.objects.filter(pk=land["production"].pk))
     assert not production["drift"]
+
+
+def test_an_area_may_have_several_parties_each_with_scope_and_response_time(
+    land, client_for, coordinator
+):
+    from django.urls import reverse
+
+    from aftercare.lifecycle.models import Party, Responsibility
+
+    contract = land["contract"]
+    Responsibility.objects.create(
+        contract=contract,
+        area=Responsibility.Area.MONITORING,
+        party=Party.PROVIDER,
+        party_name="Host Co",
+        scope="Availability",
+        response_hours=1,
+    )
+    Responsibility.objects.create(
+        contract=contract,
+        area=Responsibility.Area.MONITORING,
+        party=Party.VENDOR,
+        scope="Application errors",
+        response_hours=4,
+    )
+    html = client_for(coordinator).get(reverse("lifecycle_portal:environments")).content.decode()
+    assert "Host Co" in html and "Application errors" in html
+    assert "4 business hours" in html and "1 business hour<" in html
+    assert "Pre-sales" in html and "Hardware" in html  # every area is listed

@@ -16,7 +16,6 @@ from aftercare.desk.tests.factories import ticket_for
 from aftercare.lifecycle import services
 from aftercare.lifecycle.models import (
     Deployment,
-    Environment,
     MaintenanceWindow,
     PlannedUpgrade,
     Rollout,
@@ -128,9 +127,11 @@ def test_an_environment_with_windows_is_planned_at_its_next_window(three, consul
     local = target.planned_at.astimezone(land["production"].organisation.zone)
     assert local.date() == date(2026, 3, 7) and local.time() == time(20, 0)
     # Recording the result outside the window is refused by the deployment rules.
-    with time_machine.travel(datetime(2026, 3, 4, 12, 0, tzinfo=UTC), tick=False):
-        with pytest.raises(services.DeploymentRefused) as excinfo:
-            record_upgrade(target=target, actor=consultant, result=SUCCEEDED)
+    with (
+        time_machine.travel(datetime(2026, 3, 4, 12, 0, tzinfo=UTC), tick=False),
+        pytest.raises(services.DeploymentRefused) as excinfo,
+    ):
+        record_upgrade(target=target, actor=consultant, result=SUCCEEDED)
     assert "outside the maintenance windows" in " ".join(excinfo.value.reasons)
     target.refresh_from_db()
     assert target.state == PlannedUpgrade.State.PLANNED and target.deployment is None
