@@ -684,6 +684,14 @@ def rollout(release: Release, permset: PermSet) -> list[dict]:
         .order_by("deployed_at", "pk")
     ):
         latest[deployment.environment_id] = deployment
+    planned = {
+        t.environment_id: t
+        for t in PlannedUpgrade.objects.filter(
+            rollout__release=release,
+            environment__in=environments,
+            state=PlannedUpgrade.State.PLANNED,
+        ).order_by("-planned_at")
+    }
     kinds = [k for k, _label in Environment.Kind.choices]
     rows = []
     for env in environments:
@@ -692,6 +700,7 @@ def rollout(release: Release, permset: PermSet) -> list[dict]:
             {
                 "environment": env,
                 "deployment": latest.get(env.pk),
+                "planned": planned.get(env.pk),
                 "has_it": key is not None and key >= release.key,
             }
         )

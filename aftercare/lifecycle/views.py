@@ -425,11 +425,18 @@ def rollout_new(request: HttpRequest, release_id: int) -> HttpResponse:
                 return redirect("lifecycle:rollout", rollout_id=rollout.pk)
         status = 400
     else:
+        planned = set(
+            PlannedUpgrade.objects.filter(
+                rollout__release=release, state=PlannedUpgrade.State.PLANNED
+            ).values_list("environment_id", flat=True)
+        )
         form = RolloutForm(
             environments=environments,
             initial={
                 "environments": [
-                    e.pk for e in environments if e.kind == Environment.Kind.PRODUCTION
+                    e.pk
+                    for e in environments
+                    if e.kind == Environment.Kind.PRODUCTION and e.pk not in planned
                 ]
             },
         )
