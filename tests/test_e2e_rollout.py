@@ -122,7 +122,7 @@ def test_a_release_rolled_out_to_three_customers_closes_their_delivered_requests
     expect(page.locator("main")).to_contain_text("installed with Aftercare ERP 11.3")
     page.goto(f"/portal/requests/{vendor['tickets']['alpha'].number}/")
     expect(page.locator("main")).to_contain_text("Released")
-    _shots(page, "rollout-customer-390")
+    _shots(page, "rollout-customer-1280")
     context.close()
 
     # The customer whose upgrade failed hears nothing of a release.
