@@ -283,7 +283,7 @@ def deploy(
     if scope is not None and environment.organisation_id not in scope:
         raise PermissionDenied(_("You may not record deployments for this customer."))
     environment = (
-        Environment.objects.select_for_update()
+        Environment.objects.select_for_update(of=("self",))
         .select_related("organisation", "system", "system__contract")
         .get(pk=environment.pk)
     )
