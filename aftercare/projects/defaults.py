@@ -9,6 +9,7 @@ from __future__ import annotations
 DEFAULT_NAME = "Go-live plan"
 BACKUP_CRITERION = "Full database and system backup taken"
 LOGINS_CRITERION = "Every target user's login tested"
+CREDENTIALS_CRITERION = "Credentials distributed"
 
 # (title, kind, days before go-live, tasks, criteria); a criterion is (text, must_be_first,
 # rule).
@@ -89,7 +90,7 @@ STAGES = [
         ],
         [
             (BACKUP_CRITERION, True, ""),
-            ("Credentials distributed", False, ""),
+            (CREDENTIALS_CRITERION, False, "credentials_distributed"),
             (LOGINS_CRITERION, False, "logins_tested"),
             ("Procedure and incident reporting communicated", False, ""),
         ],

@@ -1,8 +1,9 @@
-"""Demo data: one go-live project half-way through, with participants and snags."""
+"""Demo data: one go-live project half-way through, with participants and snags, a test
+session scheduled and the plan signed by the vendor, awaiting the customer's sign-off."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.utils import timezone
 
@@ -10,11 +11,15 @@ from aftercare.accounts.roles import Role
 from aftercare.projects import services
 from aftercare.projects.defaults import ensure_default
 from aftercare.projects.models import PlanTemplate, Project, Side, Snag
-from aftercare.tenancy.models import Membership, Organisation, System
+from aftercare.tenancy.models import ContactPerson, Membership, Organisation, System
 
 
 def load(staff: dict) -> Project | None:
     """Carpathia's ERP go-live: stages 1-4 closed, training under way, test session next.
+
+    The support manager signed version 1 of the plan for the vendor; Carpathia's
+    coordinator (``carpathia.coordinator``) has not signed yet, so the portal offers them
+    the sign-off.
 
     ``staff`` maps roles to the demo's staff users. Runs inside demo_load's system scope
     and transaction; does nothing when the project exists already.
@@ -116,4 +121,32 @@ def load(staff: dict) -> Project | None:
             services.set_snag_status(snag=snag, actor=consultant, status=status)
     first = project.snags.order_by("pk").first()
     services.snag_to_ticket(snag=first, actor=consultant)
+
+    if coordinator is not None:
+        services.set_project_people(
+            project=project,
+            actor=manager,
+            technical_coordinator=consultant,
+            customer_responsible=coordinator,
+        )
+    contacts = list(ContactPerson.objects.filter(organisation=org))
+    if contacts:
+        services.schedule_test_session(
+            project=project,
+            actor=manager,
+            title="Go-live test session with the key users",
+            on=project.stages.get(position=6).due_on or today + timedelta(days=14),
+            starts=time(9, 0),
+            ends=time(13, 0),
+            staff_attendees=[consultant, manager],
+            contact_attendees=contacts,
+            note="Backup first; every key user logs in and runs one invoice.",
+        )
+    # The vendor has signed the plan; the customer's coordinator is asked to sign next.
+    services.sign_off(
+        project=project,
+        actor=manager,
+        kind="plan",
+        note="Plan agreed at the kick-off; dates as in the contract.",
+    )
     return project

@@ -89,5 +89,59 @@ class TemplateItemForm(forms.Form):
         choices=[
             ("", _("Ticked by hand")),
             ("logins_tested", _("Every target user's login tested")),
+            ("credentials_distributed", _("Every target user's credentials received")),
+            ("users_informed", _("Users informed (a date not in the future)")),
         ],
     )
+
+
+TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+class PeopleForm(forms.Form):
+    technical_coordinator = forms.ChoiceField(
+        label=_("Vendor technical coordinator"), required=False
+    )
+    customer_responsible = forms.ChoiceField(
+        label=_("Responsible on the customer's side"), required=False
+    )
+
+
+class SignOffForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class SessionForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    on = forms.DateField(label=_("Date"), widget=DATE)
+    starts = forms.TimeField(label=_("Starts"), widget=TIME)
+    ends = forms.TimeField(label=_("Ends"), widget=TIME)
+    staff_attendees = forms.MultipleChoiceField(
+        label=_("Vendor attendees"), widget=forms.CheckboxSelectMultiple
+    )
+    contact_attendees = forms.MultipleChoiceField(
+        label=_("Customer attendees"), widget=forms.CheckboxSelectMultiple
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def clean(self):
+        data = super().clean()
+        starts, ends = data.get("starts"), data.get("ends")
+        if starts is not None and ends is not None and ends <= starts:
+            self.add_error("ends", _("The session must end after it starts."))
+        return data
+
+
+class SnagTicketForm(forms.Form):
+    category = forms.ChoiceField(label=_("Category"), required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        from aftercare.desk.models import Category
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = Category.choices
+        self.fields["category"].initial = Category.CHANGE

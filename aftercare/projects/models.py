@@ -34,6 +34,11 @@ class CriterionRule(models.TextChoices):
 
     NONE = "", _("Ticked by hand")
     LOGINS_TESTED = "logins_tested", _("Every target user's login tested")
+    CREDENTIALS_DISTRIBUTED = (
+        "credentials_distributed",
+        _("Every target user's credentials received"),
+    )
+    USERS_INFORMED = "users_informed", _("Users informed (a date not in the future)")
 
 
 # -- templates (vendor-wide) ------------------------------------------------------------
@@ -172,6 +177,30 @@ class Project(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("recorded by"),
+    )
+    technical_coordinator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("vendor technical coordinator"),
+    )
+    customer_responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("responsible on the customer's side"),
+    )
+    plan_version = models.PositiveIntegerField(
+        _("plan version"),
+        default=1,
+        help_text=_(
+            "Goes up when the plan (stages, dates, owners) changes after a sign-off; "
+            "older sign-offs are then outdated."
+        ),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -438,6 +467,12 @@ class Snag(models.Model):
         _("status"), max_length=12, choices=Status.choices, default=Status.OPEN
     )
     drop_reason = models.TextField(_("reason for dropping"), blank=True)
+    done_at = models.DateTimeField(
+        _("done"),
+        null=True,
+        blank=True,
+        help_text=_("When the fix was marked done; the customer confirms it after this."),
+    )
     ticket = models.ForeignKey(
         "desk.Ticket",
         null=True,
@@ -464,6 +499,105 @@ class Snag(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.IN_PROGRESS)
+
+
+class SignOff(models.Model):
+    """A party's signature: who, when, on which version of the plan.
+
+    Rows are never changed or deleted: a later plan change makes a plan sign-off outdated
+    (its ``plan_version`` is older than the project's) and the plan is signed again.
+    """
+
+    class Kind(models.TextChoices):
+        PLAN = "plan", _("Go-live plan")
+        DECISION = "decision", _("Go/no-go decision")
+        SNAG = "snag", _("Snag fix confirmed")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="signoffs", verbose_name=_("project")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("signed by"),
+    )
+    signed_at = models.DateTimeField(_("signed"), default=timezone.now)
+    plan_version = models.PositiveIntegerField(_("plan version"))
+    note = models.TextField(_("note"), blank=True)
+    decision = models.ForeignKey(
+        Decision,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="signoffs",
+        verbose_name=_("decision"),
+    )
+    snag = models.ForeignKey(
+        Snag,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="signoffs",
+        verbose_name=_("snag"),
+    )
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("sign-off")
+        verbose_name_plural = _("sign-offs")
+        ordering = ["-signed_at", "-pk"]
+        indexes = [models.Index(fields=["project", "kind", "plan_version"])]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.kind} ({self.side}, v{self.plan_version})"
+
+
+class TestSession(models.Model):
+    """A scheduled go-live test session: when (stored in UTC, entered and shown in the
+    organisation's time zone) and who attends from both sides."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="test_sessions", verbose_name=_("project")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    staff_attendees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        verbose_name=_("vendor attendees"),
+    )
+    contact_attendees = models.ManyToManyField(
+        "tenancy.ContactPerson",
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer attendees"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("test session")
+        verbose_name_plural = _("test sessions")
+        ordering = ["starts_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class ProjectEvent(models.Model):

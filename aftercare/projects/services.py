@@ -9,7 +9,7 @@ plan row directly.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
+from aftercare.ops.maintenance import check_writable
 from aftercare.projects.models import (
     Criterion,
     CriterionRule,
@@ -30,6 +31,7 @@ from aftercare.projects.models import (
     Project,
     ProjectEvent,
     Side,
+    SignOff,
     Snag,
     Stage,
     StageKind,
@@ -37,11 +39,17 @@ from aftercare.projects.models import (
     TemplateCriterion,
     TemplateStage,
     TemplateTask,
+    TestSession,
 )
-from aftercare.tenancy.models import Membership, Organisation, System
+from aftercare.tenancy.models import ContactPerson, Membership, Organisation, System
 
 MANAGE = "projects.change_project"
 EDIT_TEMPLATES = "projects.change_plantemplate"
+# Signing for the vendor is a manager's (and an administrator's) act: the permission the
+# staff roles give exactly them among the project permissions, next to managing plans.
+SIGN_VENDOR = EDIT_TEMPLATES
+# A desk request linked to a project is settled in these statuses.
+SETTLED_TICKET_STATUSES = ("released", "archived", "rejected")
 
 
 class PlanError(Exception):
@@ -53,6 +61,7 @@ class PlanError(Exception):
 
 
 def _require(actor: User, perm: str, organisation_id: int | None = None) -> PermSet:
+    check_writable()
     permset = PermSet(actor)
     if not permset.is_agent or not permset.has(perm):
         raise PermissionDenied(_("You may not change go-live plans."))
@@ -179,7 +188,16 @@ def _logins_untested(project: Project) -> list[Participant]:
     )
 
 
+def _credentials_missing(project: Project) -> list[Participant]:
+    return list(
+        project.participants.filter(is_target_user=True, credentials_at__isnull=True).order_by(
+            "name"
+        )
+    )
+
+
 def _rule_refusal(criterion: Criterion, project: Project) -> str | None:
+    """Why a computed criterion does not hold now, or ``None`` when it does."""
     if criterion.rule == CriterionRule.LOGINS_TESTED:
         untested = _logins_untested(project)
         if untested:
@@ -189,7 +207,46 @@ def _rule_refusal(criterion: Criterion, project: Project) -> str | None:
             }
         if not project.participants.filter(is_target_user=True).exists():
             return _("No target users are registered as participants yet.")
+    if criterion.rule == CriterionRule.CREDENTIALS_DISTRIBUTED:
+        missing = _credentials_missing(project)
+        if missing:
+            return _(
+                "%(count)d target user(s) have not received their credentials yet: %(names)s."
+            ) % {"count": len(missing), "names": ", ".join(p.name for p in missing[:10])}
+        if not project.participants.filter(is_target_user=True).exists():
+            return _("No target users are registered as participants yet.")
+    if criterion.rule == CriterionRule.USERS_INFORMED:
+        informed = project.users_informed_on
+        if informed is None:
+            return _("Record when the users were informed first.")
+        if informed > timezone.localdate():
+            return _("The users-informed date %(date)s is in the future.") % {
+                "date": informed.isoformat()
+            }
     return None
+
+
+def _plan_changed(project: Project, actor: User | None, what: str) -> None:
+    """The plan's content changed: if anyone signed the current version, start a new one.
+
+    Sign-offs keep the version they signed, so they show as outdated and the plan (and a
+    decision signed on it) must be signed again. Called inside the writer's transaction.
+    """
+    signed = SignOff.objects.filter(
+        project_id=project.pk,
+        plan_version=project.plan_version,
+        kind__in=[SignOff.Kind.PLAN, SignOff.Kind.DECISION],
+    ).exists()
+    if not signed:
+        return
+    Project.objects.filter(pk=project.pk).update(plan_version=project.plan_version + 1)
+    project.plan_version += 1
+    _log(
+        project,
+        actor,
+        "projects.plan.version",
+        _("Version %(version)d: %(what)s") % {"version": project.plan_version, "what": what},
+    )
 
 
 @transaction.atomic
@@ -254,35 +311,51 @@ def set_criteria(*, stage: Stage, actor: User, met_ids: Iterable[int]) -> int:
     return len(changes)
 
 
-def close_refusal(stage: Stage) -> str | None:
-    """Why the stage cannot be closed now, or ``None`` if it can."""
+def close_refusals(stage: Stage) -> list[str]:
+    """Every reason why the stage cannot be closed now (empty if it can)."""
     project = stage.project
     if not project.is_open:
-        return _("The project is closed.")
+        return [_("The project is closed.")]
     if stage.is_closed:
-        return _("The stage is already closed.")
+        return [_("The stage is already closed.")]
+    reasons = []
     previous = (
         project.stages.filter(position__lt=stage.position, closed_at__isnull=True)
         .order_by("position")
         .first()
     )
     if previous is not None:
-        return _("Stage %(position)d “%(stage)s” must be closed first.") % {
-            "position": previous.position,
-            "stage": previous.title,
-        }
+        reasons.append(
+            _("Stage %(position)d “%(stage)s” must be closed first.")
+            % {"position": previous.position, "stage": previous.title}
+        )
     open_criteria = [c.text for c in stage.criteria.all() if not c.is_met]
     if open_criteria:
-        return _("Gate criteria still open: %(list)s.") % {"list": "; ".join(open_criteria)}
+        reasons.append(
+            _("Gate criteria still open: %(list)s.") % {"list": "; ".join(open_criteria)}
+        )
     for criterion in stage.criteria.exclude(rule=""):
         refusal = _rule_refusal(criterion, project)
         if refusal:
-            return refusal
+            reasons.append(refusal)
     if stage.kind == StageKind.DECISION:
         latest = project.decisions.order_by("-recorded_at", "-pk").first()
         if latest is None or latest.outcome != Decision.Outcome.GO:
-            return _("Record a “go” decision before closing this stage.")
-    return None
+            reasons.append(_("Record a “go” decision before closing this stage."))
+        else:
+            reasons.extend(unsigned(project, SignOff.Kind.DECISION, decision=latest))
+    if stage.kind == StageKind.GO_LIVE and timezone.localdate() < project.go_live_on:
+        reasons.append(
+            _("The go-live stage cannot close before the go-live date, %(date)s.")
+            % {"date": project.go_live_on.isoformat()}
+        )
+    return reasons
+
+
+def close_refusal(stage: Stage) -> str | None:
+    """Why the stage cannot be closed now (every reason, in one text), or ``None``."""
+    reasons = close_refusals(stage)
+    return " ".join(reasons) if reasons else None
 
 
 @transaction.atomic
@@ -338,9 +411,12 @@ def update_stage(
     if customer_owner is not None and not _is_member(customer_owner, project.organisation_id):
         raise PlanError(_("The customer owner must be a user of the customer's organisation."))
     stage = Stage.objects.select_for_update().get(pk=stage.pk)
+    before = (stage.vendor_owner_id, stage.customer_owner_id, stage.due_on)
     stage.vendor_owner, stage.customer_owner, stage.due_on = vendor_owner, customer_owner, due_on
     stage.save(update_fields=["vendor_owner", "customer_owner", "due_on"])
     _log(project, actor, "projects.stage.updated", str(stage))
+    if before != (stage.vendor_owner_id, stage.customer_owner_id, stage.due_on):
+        _plan_changed(project, actor, str(stage))
     return stage
 
 
@@ -417,6 +493,30 @@ def mark_participant(
     if field is None:
         raise PlanError(_("Unknown participant record."))
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if done and field == "login_tested_at" and participant.credentials_at is None:
+        raise PlanError(
+            _("%(name)s's login cannot be tested before their credentials are marked received.")
+            % {"name": participant.name}
+        )
+    if not done and field == "credentials_at":
+        reasons = []
+        if participant.login_tested_at is not None:
+            reasons.append(
+                _("%(name)s's login is marked tested; clear the login test first.")
+                % {"name": participant.name}
+            )
+        met = Criterion.objects.filter(
+            stage__project=project,
+            rule=CriterionRule.CREDENTIALS_DISTRIBUTED,
+            met_at__isnull=False,
+            stage__closed_at__isnull=True,
+        ).exists()
+        if met and participant.is_target_user:
+            reasons.append(
+                _("Open the criterion “credentials distributed” before clearing credentials.")
+            )
+        if reasons:
+            raise PlanError(" ".join(reasons))
     if not done and field == "login_tested_at":
         met = Criterion.objects.filter(
             stage__project=project,
@@ -443,8 +543,14 @@ def mark_participant(
 
 @transaction.atomic
 def record_users_informed(*, project: Project, actor: User, on: date) -> Project:
+    """Record when the end users were told; a date in the future is not a record."""
     _require(actor, MANAGE, project.organisation_id)
     project = _open_project(project)
+    if on > timezone.localdate():
+        raise PlanError(
+            _("The users cannot have been informed on %(date)s: that date is in the future.")
+            % {"date": on.isoformat()}
+        )
     project.users_informed_on, project.users_informed_by = on, actor
     project.save(update_fields=["users_informed_on", "users_informed_by"])
     _log(project, actor, "projects.users.informed", on.isoformat())
@@ -561,9 +667,10 @@ def decide(
 ) -> Decision:
     """Record the go/no-go decision.
 
-    "Go" needs every stage before the decision stage closed. "Postpone" needs a new date
-    after the current one and moves the project's go-live date (and the open stages' due
-    dates with it).
+    "Go" needs every stage before the decision stage closed and the current version of
+    the plan signed by both sides. "Postpone" needs a new date after the current one and
+    moves the project's go-live date (and the open stages' due dates with it), which
+    makes a new plan version if the old one was signed.
     """
     _require(actor, MANAGE, project.organisation_id)
     project = _open_project(project)
@@ -585,11 +692,15 @@ def decide(
         else:
             before = before.exclude(kind=StageKind.GO_LIVE)
         still_open = list(before.order_by("position"))
+        refusals = []
         if still_open:
-            raise PlanError(
+            refusals.append(
                 _("“Go” needs every stage before the decision closed; still open: %(list)s.")
                 % {"list": ", ".join(str(s.position) for s in still_open)}
             )
+        refusals.extend(unsigned(project, SignOff.Kind.PLAN))
+        if refusals:
+            raise PlanError(" ".join(refusals))
         new_go_live_on = None
     elif outcome == Decision.Outcome.POSTPONE:
         if new_go_live_on is None:
@@ -617,6 +728,7 @@ def decide(
         project.go_live_on = new_go_live_on
         project.save(update_fields=["go_live_on"])
         _log(project, actor, "projects.decision.postpone", new_go_live_on.isoformat())
+        _plan_changed(project, actor, _("go-live postponed"))
     else:
         _log(project, actor, "projects.decision.go", decided_on.isoformat())
     return decision
@@ -666,18 +778,31 @@ def set_snag_status(*, snag: Snag, actor: User, status: str, reason: str = "") -
     old = snag.status
     snag.status = status
     snag.drop_reason = reason.strip() if status == Snag.Status.DROPPED else ""
-    snag.save(update_fields=["status", "drop_reason"])
+    if status == Snag.Status.DONE and old != status:
+        snag.done_at = timezone.now()  # a customer's confirmation counts from here
+    elif status != Snag.Status.DONE:
+        snag.done_at = None
+    snag.save(update_fields=["status", "drop_reason", "done_at"])
     _log(project, actor, "projects.snag.status", f"{snag.text}: {old} → {status}")
     return snag
 
 
 @transaction.atomic
-def snag_to_ticket(*, snag: Snag, actor: User, reporter: User | None = None):
-    """Turn an action point into a desk request (once) and link it."""
+def snag_to_ticket(
+    *, snag: Snag, actor: User, reporter: User | None = None, category: str | None = None
+):
+    """Turn an action point into a desk request (once) and link it.
+
+    The category is the person's choice (a snag may be an incident as much as a change);
+    without one it is a change request.
+    """
     from aftercare.desk import services as desk
     from aftercare.desk.models import Category, Channel
 
     _require(actor, MANAGE, snag.organisation_id)
+    category = category or Category.CHANGE
+    if category not in Category.values:
+        raise PlanError(_("Choose the request's category."))
     project = _open_project(snag.project)
     snag = Snag.objects.select_for_update().get(pk=snag.pk)
     if snag.ticket_id:
@@ -701,7 +826,7 @@ def snag_to_ticket(*, snag: Snag, actor: User, reporter: User | None = None):
         subject=snag.text[:200],
         description=_("Action point of the snag list of %(project)s: %(text)s")
         % {"project": project.name, "text": snag.text},
-        category=Category.CHANGE,
+        category=category,
         channel=Channel.CONSOLE,
         system=project.system,
     )
@@ -711,23 +836,385 @@ def snag_to_ticket(*, snag: Snag, actor: User, reporter: User | None = None):
     return ticket
 
 
-@transaction.atomic
-def close_project(*, project: Project, actor: User) -> Project:
-    """Close the project; refused while any action point of its snag list is open."""
-    _require(actor, MANAGE, project.organisation_id)
-    project = _open_project(project)
+def close_project_refusals(project: Project) -> list[str]:
+    """Every reason why the project cannot be closed now (empty if it can)."""
+    reasons = []
     open_snags = list(
         project.snags.filter(status__in=[Snag.Status.OPEN, Snag.Status.IN_PROGRESS]).order_by("pk")
     )
     if open_snags:
-        raise PlanError(
+        reasons.append(
             _("%(count)d action point(s) of the snag list are still open: %(list)s.")
             % {"count": len(open_snags), "list": "; ".join(s.text for s in open_snags[:10])}
         )
+    unconfirmed = [s for s in project.snags.filter(status=Snag.Status.DONE) if not is_confirmed(s)]
+    if unconfirmed:
+        reasons.append(
+            _("The customer has not confirmed %(count)d fixed action point(s) yet: %(list)s.")
+            % {"count": len(unconfirmed), "list": "; ".join(s.text for s in unconfirmed[:10])}
+        )
+    incidents = list(open_incidents(project))
+    if incidents:
+        reasons.append(
+            _("%(count)d incident(s) of the test session are still open: %(list)s.")
+            % {
+                "count": len(incidents),
+                "list": ", ".join(i.ticket.number for i in incidents[:10]),
+            }
+        )
+    return reasons
+
+
+def open_incidents(project: Project):
+    """The project's linked requests not yet released, archived or rejected."""
+    return (
+        project.incidents.exclude(ticket__status__in=SETTLED_TICKET_STATUSES)
+        .select_related("ticket")
+        .order_by("ticket__number")
+    )
+
+
+@transaction.atomic
+def close_project(*, project: Project, actor: User) -> Project:
+    """Close the project; refused while any action point of its snag list is open, a fixed
+    one is not confirmed by the customer, or an incident of the test session is open."""
+    _require(actor, MANAGE, project.organisation_id)
+    project = _open_project(project)
+    reasons = close_project_refusals(project)
+    if reasons:
+        raise PlanError(" ".join(reasons))
     project.status, project.closed_at = Project.Status.CLOSED, timezone.now()
     project.save(update_fields=["status", "closed_at"])
     _log(project, actor, "projects.project.closed")
     return project
+
+
+# -- sign-offs ---------------------------------------------------------------------------
+
+
+def signing_side(actor: User, project: Project) -> str | None:
+    """The side ``actor`` may sign for on this project, or ``None``.
+
+    The customer's side: a coordinator of the project's organisation. The vendor's: staff
+    who manage plans and hold the managers' permission, within their organisation scope.
+    """
+    permset = PermSet(actor)
+    if not permset.is_authenticated:
+        return None
+    if permset.is_agent:
+        if not (permset.has(MANAGE) and permset.has(SIGN_VENDOR)):
+            return None
+        scope = permset.organisation_scope
+        if scope is not None and project.organisation_id not in scope:
+            return None
+        return Side.VENDOR
+    if project.organisation_id in permset.coordinator_of:
+        return Side.CUSTOMER
+    return None
+
+
+def _side_label(side: str) -> str:
+    return str(Side(side).label)
+
+
+def unsigned(project: Project, kind: str, *, decision: Decision | None = None) -> list[str]:
+    """Why the plan (or a decision) is not signed by both sides on the current version.
+
+    One reason per missing side; a signature of an older plan version does not count.
+    """
+    rows = SignOff.objects.filter(project_id=project.pk, kind=kind)
+    if decision is not None:
+        rows = rows.filter(decision=decision)
+    current = set(rows.filter(plan_version=project.plan_version).values_list("side", flat=True))
+    older = set(rows.values_list("side", flat=True)) - current
+    reasons = []
+    for side in (Side.CUSTOMER, Side.VENDOR):
+        if side in current:
+            continue
+        values = {"side": _side_label(side), "version": project.plan_version}
+        if kind == SignOff.Kind.PLAN:
+            if side in older:
+                text = _(
+                    "The %(side)s side's signature of the plan is outdated: version %(version)d "
+                    "must be signed again."
+                )
+            else:
+                text = _("The %(side)s side has not signed version %(version)d of the plan.")
+        elif side in older:
+            text = _(
+                "The %(side)s side signed the decision on an older plan version; sign it "
+                "again on version %(version)d."
+            )
+        else:
+            text = _("The %(side)s side has not co-signed the go/no-go decision.")
+        reasons.append(text % values)
+    return reasons
+
+
+def is_confirmed(snag: Snag) -> bool:
+    """Whether the customer confirmed the fix since it was last marked done."""
+    if snag.status != Snag.Status.DONE or snag.done_at is None:
+        return False
+    return SignOff.objects.filter(
+        snag_id=snag.pk, kind=SignOff.Kind.SNAG, signed_at__gte=snag.done_at
+    ).exists()
+
+
+@transaction.atomic
+def sign_off(
+    *,
+    project: Project,
+    actor: User,
+    kind: str,
+    note: str = "",
+    snag: Snag | None = None,
+) -> SignOff:
+    """Sign the plan, the latest go/no-go decision or a fixed snag for one's own side.
+
+    The side follows from who signs (``signing_side``); a customer user who is not a
+    coordinator, a customer of another organisation and staff without the managers'
+    permission are refused. A snag's fix is confirmed by the customer only.
+    """
+    check_writable()
+    side = signing_side(actor, project)
+    if side is None:
+        raise PermissionDenied(_("You may not sign for this project."))
+    project = _open_project(project)
+    if kind not in SignOff.Kind.values:
+        raise PlanError(_("Unknown kind of sign-off."))
+    decision = None
+    signed = SignOff.objects.filter(project_id=project.pk, kind=kind, side=side)
+    if kind == SignOff.Kind.PLAN:
+        if signed.filter(plan_version=project.plan_version).exists():
+            raise PlanError(
+                _("Version %(version)d of the plan is already signed for your side.")
+                % {"version": project.plan_version}
+            )
+        action = "projects.plan.signed"
+        text = _("Plan version %(version)d, %(side)s side")
+    elif kind == SignOff.Kind.DECISION:
+        decision = project.decisions.order_by("-recorded_at", "-pk").first()
+        if decision is None:
+            raise PlanError(_("No go/no-go decision has been recorded yet."))
+        stage = project.stages.filter(kind=StageKind.DECISION).order_by("position").first()
+        if stage is not None and stage.is_closed:
+            raise PlanError(_("The decision stage is already closed."))
+        if signed.filter(decision=decision, plan_version=project.plan_version).exists():
+            raise PlanError(_("Your side has already co-signed this decision."))
+        action = "projects.decision.signed"
+        text = _("Decision on plan version %(version)d, %(side)s side")
+    else:
+        if side != Side.CUSTOMER:
+            raise PermissionDenied(_("Only the customer confirms a fixed action point."))
+        if snag is None or snag.project_id != project.pk:
+            raise PlanError(_("Unknown action point."))
+        snag = Snag.objects.select_for_update().get(pk=snag.pk)
+        if snag.status != Snag.Status.DONE:
+            raise PlanError(_("Only an action point marked done can be confirmed."))
+        if is_confirmed(snag):
+            raise PlanError(_("This fix is already confirmed."))
+        action = "projects.snag.confirmed"
+        text = _("Fix confirmed: %(snag)s")
+    signoff = SignOff.objects.create(
+        organisation_id=project.organisation_id,
+        project=project,
+        kind=kind,
+        side=side,
+        user=actor,
+        plan_version=project.plan_version,
+        note=note.strip()[:2000],
+        decision=decision,
+        snag=snag if kind == SignOff.Kind.SNAG else None,
+    )
+    values = {
+        "version": project.plan_version,
+        "side": _side_label(side),
+        "snag": snag.text if snag else "",
+    }
+    _log(project, actor, action, text % values)
+    return signoff
+
+
+class SignatureRow:
+    """One side's latest signature of something, for the pages."""
+
+    def __init__(self, side: str, signoff: SignOff | None, version: int) -> None:
+        self.side = side
+        self.label = _side_label(side)
+        self.signoff = signoff
+        self.is_current = signoff is not None and signoff.plan_version == version
+        self.is_outdated = signoff is not None and not self.is_current
+
+
+def signatures(project: Project) -> dict:
+    """The plan's and the latest decision's signatures per side (current or outdated)."""
+    rows = list(
+        SignOff.objects.filter(
+            project_id=project.pk, kind__in=[SignOff.Kind.PLAN, SignOff.Kind.DECISION]
+        )
+        .select_related("user")
+        .order_by("-signed_at", "-pk")
+    )
+    decision = project.decisions.order_by("-recorded_at", "-pk").first()
+
+    def latest(kind: str, side: str):
+        return next(
+            (
+                r
+                for r in rows
+                if r.kind == kind
+                and r.side == side
+                and (kind == SignOff.Kind.PLAN or r.decision_id == getattr(decision, "pk", None))
+            ),
+            None,
+        )
+
+    sides = (Side.CUSTOMER, Side.VENDOR)
+    plan = [SignatureRow(s, latest(SignOff.Kind.PLAN, s), project.plan_version) for s in sides]
+    decided = []
+    if decision is not None:
+        decided = [
+            SignatureRow(s, latest(SignOff.Kind.DECISION, s), project.plan_version) for s in sides
+        ]
+    return {
+        "version": project.plan_version,
+        "plan": plan,
+        "plan_current_sides": [r.side for r in plan if r.is_current],
+        "decision": decision,
+        "decision_rows": decided,
+        "decision_current_sides": [r.side for r in decided if r.is_current],
+        "history": rows,
+    }
+
+
+# -- the people named on the plan ----------------------------------------------------------
+
+
+@transaction.atomic
+def set_project_people(
+    *,
+    project: Project,
+    actor: User,
+    technical_coordinator: User | None,
+    customer_responsible: User | None,
+) -> Project:
+    """The vendor's technical coordinator (staff) and the customer's responsible person (a
+    user of the project's organisation); every mismatch is reported at once."""
+    _require(actor, MANAGE, project.organisation_id)
+    project = _open_project(project)
+    reasons = []
+    if technical_coordinator is not None and not PermSet(technical_coordinator).is_agent:
+        reasons.append(_("The vendor's technical coordinator must be a member of staff."))
+    if customer_responsible is not None and (
+        PermSet(customer_responsible).is_agent
+        or not _is_member(customer_responsible, project.organisation_id)
+    ):
+        reasons.append(
+            _("The customer's responsible person must be a user of %(org)s.")
+            % {"org": project.organisation.name}
+        )
+    if reasons:
+        raise PlanError(" ".join(reasons))
+    project.technical_coordinator = technical_coordinator
+    project.customer_responsible = customer_responsible
+    project.save(update_fields=["technical_coordinator", "customer_responsible"])
+    _log(
+        project,
+        actor,
+        "projects.people.updated",
+        " / ".join(
+            u.display_name if u else "—" for u in (technical_coordinator, customer_responsible)
+        ),
+    )
+    return project
+
+
+# -- test sessions -------------------------------------------------------------------------
+
+
+def _local(on: date, at: time, zone) -> datetime | None:
+    """``on`` at ``at`` in ``zone``; ``None`` when that wall-clock time does not exist
+    there (the hour skipped when clocks go forward)."""
+    moment = datetime.combine(on, at, tzinfo=zone)
+    back = moment.astimezone(UTC).astimezone(zone)
+    if (back.date(), back.time().replace(tzinfo=None)) != (on, at.replace(tzinfo=None)):
+        return None
+    return moment
+
+
+@transaction.atomic
+def schedule_test_session(
+    *,
+    project: Project,
+    actor: User,
+    title: str,
+    on: date,
+    starts: time,
+    ends: time,
+    staff_attendees: Iterable[User] = (),
+    contact_attendees: Iterable[ContactPerson] = (),
+    note: str = "",
+) -> TestSession:
+    """Schedule a test session: date and times in the organisation's time zone (stored in
+    UTC), attendees from both sides. Every problem is reported at once."""
+    _require(actor, MANAGE, project.organisation_id)
+    project = _open_project(project)
+    staff_attendees, contact_attendees = list(staff_attendees), list(contact_attendees)
+    zone = project.organisation.zone
+    reasons = []
+    if not title.strip():
+        reasons.append(_("Give the session a title."))
+    starts_at, ends_at = _local(on, starts, zone), _local(on, ends, zone)
+    for moment, value in ((starts_at, starts), (ends_at, ends)):
+        if moment is None:
+            reasons.append(
+                _("%(time)s does not exist on %(date)s in %(zone)s (the clocks go forward).")
+                % {"time": value.strftime("%H:%M"), "date": on.isoformat(), "zone": str(zone)}
+            )
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        reasons.append(_("The session must end after it starts."))
+    if not staff_attendees:
+        reasons.append(_("Name at least one attendee from the vendor's staff."))
+    not_staff = [u.display_name for u in staff_attendees if not PermSet(u).is_agent]
+    if not_staff:
+        reasons.append(_("Not members of staff: %(names)s.") % {"names": ", ".join(not_staff)})
+    if not contact_attendees:
+        reasons.append(_("Name at least one attendee from the customer's contacts."))
+    foreign = [c.name for c in contact_attendees if c.organisation_id != project.organisation_id]
+    if foreign:
+        reasons.append(
+            _("Not contacts of %(org)s: %(names)s.")
+            % {"org": project.organisation.name, "names": ", ".join(foreign)}
+        )
+    if reasons:
+        raise PlanError(" ".join(reasons))
+    session = TestSession.objects.create(
+        organisation_id=project.organisation_id,
+        project=project,
+        title=title.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        note=note.strip(),
+        created_by=actor,
+    )
+    session.staff_attendees.set(staff_attendees)
+    session.contact_attendees.set(contact_attendees)
+    _log(
+        project,
+        actor,
+        "projects.session.scheduled",
+        f"{session.title}: {starts_at.isoformat()}–{ends.strftime('%H:%M')}",
+    )
+    return session
+
+
+@transaction.atomic
+def cancel_test_session(*, session: TestSession, actor: User) -> None:
+    _require(actor, MANAGE, session.organisation_id)
+    project = _open_project(session.project)
+    title = session.title
+    session.delete()
+    _log(project, actor, "projects.session.cancelled", title)
 
 
 # -- template editing (vendor-wide) -------------------------------------------------------

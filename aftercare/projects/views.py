@@ -26,15 +26,17 @@ from aftercare.projects.models import (
     Participant,
     PlanTemplate,
     Project,
+    SignOff,
     Snag,
     Stage,
     Task,
     TemplateCriterion,
     TemplateStage,
     TemplateTask,
+    TestSession,
 )
 from aftercare.projects.querysets import get_project_for_user, visible_projects
-from aftercare.tenancy.models import Membership, System
+from aftercare.tenancy.models import ContactPerson, Membership, System
 from aftercare.tenancy.querysets import visible_organisations
 
 VIEW = "projects.view_project"
@@ -73,6 +75,40 @@ def customer_view(view):
 def _members(project: Project) -> list[User]:
     rows = Membership.objects.filter(organisation_id=project.organisation_id).select_related("user")
     return [m.user for m in rows.order_by("user__first_name", "user__last_name")]
+
+
+def _contacts(project: Project) -> list[ContactPerson]:
+    return list(ContactPerson.objects.filter(organisation_id=project.organisation_id))
+
+
+def _sessions(project: Project) -> list[TestSession]:
+    return list(
+        project.test_sessions.prefetch_related("staff_attendees", "contact_attendees").order_by(
+            "starts_at", "pk"
+        )
+    )
+
+
+def _people_form(project: Project, staff_users, members, data=None) -> forms.PeopleForm:
+    form = forms.PeopleForm(
+        data,
+        initial={
+            "technical_coordinator": project.technical_coordinator_id or "",
+            "customer_responsible": project.customer_responsible_id or "",
+        },
+    )
+    form.fields["technical_coordinator"].choices = _choices(staff_users)
+    form.fields["customer_responsible"].choices = _choices(members)
+    return form
+
+
+def _session_form(staff_users, contacts, data=None) -> forms.SessionForm:
+    form = forms.SessionForm(data)
+    form.fields["staff_attendees"].choices = [(str(u.pk), u.display_name) for u in staff_users]
+    form.fields["contact_attendees"].choices = [
+        (str(c.pk), f"{c.name} ({c.role})" if c.role else c.name) for c in contacts
+    ]
+    return form
 
 
 def _choices(users) -> list[tuple[str, str]]:
@@ -214,6 +250,14 @@ def _plan_context(request: HttpRequest, project: Project, **bound) -> dict:
     ]
     return {
         "project": project,
+        "signatures": services.signatures(project),
+        "sign_side": services.signing_side(request.user, project) if project.is_open else None,
+        "sign_form": bound.get("sign") or forms.SignOffForm(),
+        "people_form": bound.get("people") or _people_form(project, staff_users, members),
+        "session_form": bound.get("session") or _session_form(staff_users, _contacts(project)),
+        "sessions": _sessions(project),
+        "open_incidents": list(services.open_incidents(project)),
+        "close_refusals": services.close_project_refusals(project) if project.is_open else [],
         "stages": stages,
         "participants": participants,
         "incidents": project.incidents.select_related("ticket"),
@@ -249,6 +293,10 @@ PLAN_ACTIONS = {
     "incident_link",
     "decision",
     "close_project",
+    "sign",
+    "people",
+    "session",
+    "session_cancel",
 }
 
 
@@ -426,6 +474,62 @@ def _perform(request: HttpRequest, project: Project, action: str):
         elif action == "close_project":
             services.close_project(project=project, actor=user)
             messages.success(request, _("Project closed."))
+        elif action == "sign":
+            form = forms.SignOffForm(post)
+            kind = post.get("kind", "")
+            if kind not in (SignOff.Kind.PLAN, SignOff.Kind.DECISION):
+                messages.error(request, _("Unknown kind of sign-off."))
+                return key, None, False
+            if not form.is_valid():
+                return key, form, False
+            signoff = services.sign_off(
+                project=project, actor=user, kind=kind, note=form.cleaned_data["note"]
+            )
+            messages.success(
+                request,
+                _("Signed for the vendor: %(what)s, plan version %(version)d.")
+                % {"what": signoff.get_kind_display(), "version": signoff.plan_version},
+            )
+        elif action == "people":
+            members, staff_users = _members(project), list(agents())
+            form = _people_form(project, staff_users, members, post)
+            if not form.is_valid():
+                return key, form, False
+            data = form.cleaned_data
+            services.set_project_people(
+                project=project,
+                actor=user,
+                technical_coordinator=_user(data["technical_coordinator"], staff_users),
+                customer_responsible=_user(data["customer_responsible"], members),
+            )
+            messages.success(request, _("Coordinators saved."))
+        elif action == "session":
+            staff_users, contacts = list(agents()), _contacts(project)
+            form = _session_form(staff_users, contacts, post)
+            if not form.is_valid():
+                return key, form, False
+            data = form.cleaned_data
+            session = services.schedule_test_session(
+                project=project,
+                actor=user,
+                title=data["title"],
+                on=data["on"],
+                starts=data["starts"],
+                ends=data["ends"],
+                staff_attendees=[u for u in staff_users if str(u.pk) in data["staff_attendees"]],
+                contact_attendees=[c for c in contacts if str(c.pk) in data["contact_attendees"]],
+                note=data["note"],
+            )
+            messages.success(
+                request, _("Test session “%(title)s” scheduled.") % {"title": session.title}
+            )
+        elif action == "session_cancel":
+            session = _in_project(TestSession, project, post.get("session"), "project")
+            if session is None:
+                messages.error(request, _("Unknown test session."))
+                return key, None, False
+            services.cancel_test_session(session=session, actor=user)
+            messages.success(request, _("Test session cancelled."))
     except services.PlanError as exc:
         if form is not None:
             form.add_error(None, exc.message)
@@ -483,7 +587,14 @@ def snag_list(request: HttpRequest, project_id: int) -> HttpResponse:
                     messages.success(request, _("Status saved."))
                     return redirect("projects:snags", project_id=project.pk)
                 else:
-                    ticket = services.snag_to_ticket(snag=snag, actor=request.user)
+                    category_form = forms.SnagTicketForm(request.POST)
+                    if not category_form.is_valid():
+                        raise services.PlanError(_("Choose the request's category."))
+                    ticket = services.snag_to_ticket(
+                        snag=snag,
+                        actor=request.user,
+                        category=category_form.cleaned_data["category"],
+                    )
                     messages.success(
                         request, _("Request %(number)s opened.") % {"number": ticket.number}
                     )
@@ -498,7 +609,7 @@ def snag_list(request: HttpRequest, project_id: int) -> HttpResponse:
             text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             messages.error(request, text or _("You may not do that."))
         status = 400
-    snags = project.snags.select_related("owner", "ticket")
+    snags = _snags_with_confirmations(project)
     return render(
         request,
         "projects/snags.html",
@@ -506,6 +617,7 @@ def snag_list(request: HttpRequest, project_id: int) -> HttpResponse:
             "project": project,
             "snags": snags,
             "form": form,
+            "category_form": forms.SnagTicketForm(),
             "statuses": Snag.Status.choices,
             "can_manage": request.permset.has(services.MANAGE) and project.is_open,
             "nav": "projects",
@@ -653,26 +765,17 @@ def _int(value) -> int:
         return 0
 
 
-# -- portal (customers, read-only) ---------------------------------------------------------
-
-
-@customer_view
-def portal_list(request: HttpRequest) -> HttpResponse:
-    projects = visible_projects(request.permset).select_related("organisation", "system")
-    return render(request, "projects/portal_list.html", {"projects": projects})
-
-
-@customer_view
-def portal_detail(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = get_project_for_user(request.permset, project_id)
-    return render(
-        request,
-        "projects/portal_plan.html",
-        {
-            "project": project,
-            "stages": _plan(project),
-            "participants": project.participants.select_related("user"),
-            "snags": project.snags.select_related("owner"),
-            "decisions": project.decisions.prefetch_related("participants"),
-        },
+def _snags_with_confirmations(project: Project) -> list[Snag]:
+    """The snag list with, on each, the customer's confirmation of its fix (if any)."""
+    snags = list(project.snags.select_related("owner", "ticket"))
+    confirmations = {}
+    rows = SignOff.objects.filter(project_id=project.pk, kind=SignOff.Kind.SNAG).select_related(
+        "user"
     )
+    for row in rows.order_by("signed_at", "pk"):
+        confirmations[row.snag_id] = row
+    for snag in snags:
+        row = confirmations.get(snag.pk)
+        valid = row is not None and snag.done_at is not None and row.signed_at >= snag.done_at
+        snag.confirmation = row if valid and snag.status == Snag.Status.DONE else None
+    return snags

@@ -22,7 +22,7 @@ from aftercare.projects.models import (
     TemplateStage,
 )
 from aftercare.projects.services import PlanError
-from aftercare.projects.tests.factories import close_through, meet_all
+from aftercare.projects.tests.factories import close_through, meet_all, sign_both
 from aftercare.tenancy.models import AgentRestriction
 
 pytestmark = pytest.mark.django_db
@@ -230,6 +230,8 @@ def test_backup_must_be_met_before_any_other_criterion_of_the_test_session(proje
     session = project.stages.get(kind=StageKind.TEST_SESSION)
     backup = session.criteria.get(must_be_first=True)
     other = session.criteria.get(text="Credentials distributed")
+    ana = services.add_participant(project=project, actor=manager, name="Ana", side=Side.CUSTOMER)
+    services.mark_participant(participant=ana, actor=manager, what="credentials")
     with pytest.raises(PlanError, match="must be met before") as info:
         services.set_criterion(criterion=other, actor=manager, met=True)
     assert BACKUP_CRITERION in info.value.message
@@ -241,6 +243,8 @@ def test_backup_must_be_met_before_any_other_criterion_of_the_test_session(proje
 
 def test_saving_a_checklist_at_once_puts_the_backup_first(project, manager):
     session = project.stages.get(kind=StageKind.TEST_SESSION)
+    ana = services.add_participant(project=project, actor=manager, name="Ana", side=Side.CUSTOMER)
+    services.mark_participant(participant=ana, actor=manager, what="credentials")
     ids = session.criteria.exclude(rule="logins_tested").values_list("pk", flat=True)
     assert services.set_criteria(stage=session, actor=manager, met_ids=ids) == 3
     assert session.criteria.filter(met_at__isnull=False).count() == 3
@@ -277,6 +281,7 @@ def test_logins_tested_cannot_be_met_while_a_target_login_is_untested(project, m
     )
     with pytest.raises(PlanError, match="not tested yet: Ana"):
         services.set_criterion(criterion=logins, actor=manager, met=True)
+    services.mark_participant(participant=ana, actor=manager, what="credentials")
     services.mark_participant(participant=ana, actor=manager, what="login")
     services.set_criterion(criterion=logins, actor=manager, met=True)
     with pytest.raises(PlanError, match="Open the criterion"):
@@ -287,13 +292,17 @@ def test_a_target_user_added_after_the_logins_were_met_blocks_the_close(project,
     close_through(project, manager, 5)
     session = project.stages.get(kind=StageKind.TEST_SESSION)
     services.add_participant(project=project, actor=manager, name="Ana", side=Side.CUSTOMER)
-    services.mark_participant(
-        participant=project.participants.get(name="Ana"), actor=manager, what="login"
-    )
+    for what in ("credentials", "login"):
+        services.mark_participant(
+            participant=project.participants.get(name="Ana"), actor=manager, what=what
+        )
     meet_all(session, manager)
     services.add_participant(project=project, actor=manager, name="Late", side=Side.CUSTOMER)
-    with pytest.raises(PlanError, match="not tested yet: Late"):
+    with pytest.raises(PlanError) as info:
         services.close_stage(stage=session, actor=manager)
+    # Every reason at once: neither the credentials nor the login of "Late" are recorded.
+    assert "not tested yet: Late" in info.value.message
+    assert "not received their credentials yet: Late" in info.value.message
 
 
 def test_participants_record_credentials_login_and_training(project, manager, owner, consultant):
@@ -322,7 +331,10 @@ def test_participants_record_credentials_login_and_training(project, manager, ow
 # -- notice -----------------------------------------------------------------------------------
 
 
-def test_notice_warns_until_users_are_informed_early_enough(project, manager, settings):
+def test_notice_warns_until_users_are_informed_early_enough(
+    project, manager, settings, time_machine
+):
+    time_machine.move_to("2030-05-30 12:00Z", tick=False)  # the dates below are past
     settings.AFTERCARE_GOLIVE_NOTICE_DAYS = 30
     assert "not been informed" in services.notice_warning(project)
     services.record_users_informed(
@@ -340,7 +352,8 @@ def test_notice_warns_until_users_are_informed_early_enough(project, manager, se
     assert services.notice_warning(project) is not None
 
 
-def test_a_postponement_can_make_the_notice_sufficient(project, manager):
+def test_a_postponement_can_make_the_notice_sufficient(project, manager, time_machine):
+    time_machine.move_to("2030-05-30 12:00Z", tick=False)
     services.record_users_informed(
         project=project, actor=manager, on=project.go_live_on - timedelta(days=10)
     )
@@ -408,10 +421,12 @@ def _people(project, manager):
     ]
 
 
-def test_go_needs_every_stage_before_the_decision_closed(project, manager):
+def test_go_needs_every_stage_before_the_decision_closed(
+    project, manager, coordinator, time_machine
+):
     people = _people(project, manager)
     close_through(project, manager, 5)
-    with pytest.raises(PlanError, match="still open: 6"):
+    with pytest.raises(PlanError, match="still open: 6") as info:
         services.decide(
             project=project,
             actor=manager,
@@ -420,7 +435,11 @@ def test_go_needs_every_stage_before_the_decision_closed(project, manager):
             reasons="All tests passed",
             participants=people,
         )
+    # Every reason at once: the open stage and both missing signatures of the plan.
+    assert "customer side has not signed version 1" in info.value.message.lower()
+    assert "vendor side has not signed version 1" in info.value.message.lower()
     close_through(project, manager, 6)
+    sign_both(project, manager, coordinator)
     decision = services.decide(
         project=project,
         actor=manager,
@@ -432,12 +451,21 @@ def test_go_needs_every_stage_before_the_decision_closed(project, manager):
     assert set(decision.participants.all()) == set(people)
     project.refresh_from_db()
     assert project.go_live_on == date(2030, 6, 1)
+    sign_both(project, manager, coordinator, kind="decision")
+    close_through(project, manager, 7)
+    go_live = project.stages.get(kind=StageKind.GO_LIVE)
+    meet_all(go_live, manager)
+    time_machine.move_to("2030-05-31 20:00Z", tick=False)  # 23:00 in Bucharest, still the 31st
+    with pytest.raises(PlanError, match="before the go-live date, 2030-06-01"):
+        services.close_stage(stage=go_live, actor=manager)
+    time_machine.move_to("2030-06-01 08:00Z", tick=False)
     close_through(project, manager, 8)
     assert not project.stages.filter(closed_at__isnull=True).exists()
 
 
-def test_the_decision_stage_closes_only_after_a_go(project, manager):
+def test_the_decision_stage_closes_only_after_a_go(project, manager, coordinator):
     people = _people(project, manager)
+    sign_both(project, manager, coordinator)
     close_through(project, manager, 6)
     decision_stage = project.stages.get(kind=StageKind.DECISION)
     meet_all(decision_stage, manager)
@@ -454,6 +482,19 @@ def test_the_decision_stage_closes_only_after_a_go(project, manager):
     )
     with pytest.raises(PlanError, match="Record a “go” decision"):
         services.close_stage(stage=decision_stage, actor=manager)
+    # The postponement moved the dates of a signed plan: version 2, signed again.
+    project.refresh_from_db()
+    assert project.plan_version == 2
+    with pytest.raises(PlanError, match="outdated"):
+        services.decide(
+            project=project,
+            actor=manager,
+            outcome=Decision.Outcome.GO,
+            decided_on=date(2030, 6, 25),
+            reasons="Incidents fixed",
+            participants=people,
+        )
+    sign_both(project, manager, coordinator)
     services.decide(
         project=project,
         actor=manager,
@@ -462,6 +503,9 @@ def test_the_decision_stage_closes_only_after_a_go(project, manager):
         reasons="Incidents fixed",
         participants=people,
     )
+    with pytest.raises(PlanError, match="not co-signed the go/no-go decision"):
+        services.close_stage(stage=decision_stage, actor=manager)
+    sign_both(project, manager, coordinator, kind="decision")
     services.close_stage(stage=decision_stage, actor=manager)
     with pytest.raises(PlanError, match="already closed"):
         services.decide(
@@ -541,7 +585,7 @@ def test_participants_of_another_project_cannot_take_part(project, other_project
 # -- snags and closing ------------------------------------------------------------------------
 
 
-def test_the_project_cannot_close_while_snags_are_open(project, manager, owner):
+def test_the_project_cannot_close_while_snags_are_open(project, manager, owner, coordinator):
     a = services.add_snag(project=project, actor=manager, text="Fix invoice layout", owner=owner)
     b = services.add_snag(project=project, actor=manager, text="Train the night shift")
     services.set_snag_status(snag=b, actor=manager, status=Snag.Status.IN_PROGRESS)
@@ -554,6 +598,9 @@ def test_the_project_cannot_close_while_snags_are_open(project, manager, owner):
     services.set_snag_status(
         snag=b, actor=manager, status=Snag.Status.DROPPED, reason="Night shift cancelled"
     )
+    with pytest.raises(PlanError, match="not confirmed 1 fixed action point"):
+        services.close_project(project=project, actor=manager)
+    services.sign_off(project=project, actor=coordinator, kind="snag", snag=a)
     services.close_project(project=project, actor=manager)
     project.refresh_from_db()
     assert project.status == project.Status.CLOSED and project.closed_at is not None

@@ -176,16 +176,27 @@ def test_participants_are_added_and_their_login_test_recorded(
     )
     participant = project.participants.get()
     assert participant.user == owner and participant.is_target_user
-    client.post(
+    response = client.post(
         plan_url(project), {"action": "mark", "participant": participant.pk, "what": "login"}
     )
+    assert response.status_code == 400
+    assert "before their credentials are marked received" in response.content.decode()
+    participant.refresh_from_db()
+    assert participant.login_tested_at is None
+    for what in ("credentials", "login"):
+        client.post(
+            plan_url(project), {"action": "mark", "participant": participant.pk, "what": what}
+        )
     participant.refresh_from_db()
     assert participant.login_tested_at is not None
 
 
-def test_the_notice_warning_is_on_the_plan_page(project, consultant, client_for):
+def test_the_notice_warning_is_on_the_plan_page(project, consultant, client_for, time_machine):
+    time_machine.move_to("2030-04-02 12:00Z", tick=False)
     client = client_for(consultant)
     assert 'id="notice-warning"' in client.get(plan_url(project)).content.decode()
+    response = client.post(plan_url(project), {"action": "informed", "on": "2030-04-03"})
+    assert response.status_code == 400 and "in the future" in response.content.decode()
     client.post(plan_url(project), {"action": "informed", "on": "2030-04-01"})
     assert 'id="notice-warning"' not in client.get(plan_url(project)).content.decode()
 
@@ -250,7 +261,7 @@ def test_a_refused_go_keeps_what_was_typed(project, consultant, client_for):
     assert not project.decisions.exists()
 
 
-def test_the_snag_list_page(project, consultant, owner, client_for):
+def test_the_snag_list_page(project, consultant, owner, coordinator, client_for):
     client = client_for(consultant)
     url = reverse("projects:snags", args=[project.pk])
     client.post(url, {"action": "add", "text": "Fix the invoice layout", "owner": owner.pk})
@@ -263,6 +274,11 @@ def test_the_snag_list_page(project, consultant, owner, client_for):
     response = client.post(plan_url(project), {"action": "close_project"}, follow=True)
     assert "still open" in response.content.decode()
     client.post(url, {"action": "status", "snag": snag.pk, "status": "done"})
+    response = client.post(plan_url(project), {"action": "close_project"}, follow=True)
+    assert "has not confirmed 1 fixed action point" in response.content.decode()
+    assert "awaiting the customer" in client.get(url).content.decode()
+    services.sign_off(project=project, actor=coordinator, kind="snag", snag=snag)
+    assert "awaiting the customer" not in client.get(url).content.decode()
     client.post(plan_url(project), {"action": "close_project"})
     project.refresh_from_db()
     assert project.status == Project.Status.CLOSED
@@ -319,8 +335,14 @@ def test_customers_see_their_own_plans_read_only(
         page = client.get(reverse("project_portal:detail", args=[project.pk]))
         body = page.content.decode()
         assert page.status_code == 200
-        assert "Adjust the report" in body and '<form method="post" class' not in body
-        assert "Close stage" not in body
+        assert "Adjust the report" in body
+        assert "Close stage" not in body and "Save checklist" not in body
+        # Only a coordinator signs for the customer: the sign-off forms, and nothing else.
+        forms_on_page = body.count('<form method="post" class')
+        if user == coordinator:
+            assert 'id="sign-plan-form"' in body and forms_on_page == 1
+        else:
+            assert 'id="sign-plan-form"' not in body and forms_on_page == 0
         assert (
             client.get(reverse("project_portal:detail", args=[other_project.pk])).status_code == 404
         )
