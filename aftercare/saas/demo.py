@@ -1,5 +1,7 @@
 """Demo data: a fresh lead from the quote form, and a migration for Carpathia Foods with
-an offer sent, waiting for ``carpathia.coordinator`` to confirm it in the portal."""
+an offer sent (services and a licence-model change), waiting for
+``carpathia.coordinator`` to confirm it in the portal. Creating the leads tells the staff
+(bell and mail) and sends the requesters their receipts, as the quote form would."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django.utils import timezone
 
 from aftercare.accounts.roles import Role
 from aftercare.saas import services
-from aftercare.saas.models import Migration
+from aftercare.saas.models import LineKind, Migration
 from aftercare.tenancy.models import Organisation
 
 
@@ -58,14 +60,24 @@ def load(staff: dict) -> None:
         valid_days=30,
         notes="Preț fix pentru volumul de date actual.",
         items=[
+            *(
+                {
+                    "description": d,
+                    "quantity": Decimal(q),
+                    "unit": u,
+                    "unit_price": Decimal(p),
+                    "vat_rate": Decimal("19"),
+                }
+                for d, q, u, p in items
+            ),
             {
-                "description": d,
-                "quantity": Decimal(q),
-                "unit": u,
-                "unit_price": Decimal(p),
+                "kind": LineKind.LICENCE,
+                "description": "Trecere de la licență perpetuă la abonament SaaS (60 utilizatori)",
+                "quantity": Decimal("12"),
+                "unit": "luni",
+                "unit_price": Decimal("540.00"),
                 "vat_rate": Decimal("19"),
-            }
-            for d, q, u, p in items
+            },
         ],
     )
     services.send_offer(offer=offer, actor=consultant)

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from aftercare.lib.widgets import DateInput
-from aftercare.saas.models import Extra, Migration, OfferItem
+from aftercare.lib.widgets import DateInput, DateTimeInput
+from aftercare.saas.models import Extra, LineKind, Migration, OfferItem
 from aftercare.saas.spam import HONEYPOT
 
 
@@ -79,13 +79,24 @@ class QuoteForm(forms.ModelForm):
 class LineItemForm(forms.ModelForm):
     class Meta:
         model = OfferItem
-        fields = ["description", "quantity", "unit", "unit_price", "vat_rate"]
+        fields = ["kind", "description", "quantity", "unit", "unit_price", "vat_rate"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].required = False
 
     def clean_vat_rate(self) -> Decimal:
         value = self.cleaned_data["vat_rate"]
         if value > 100:
             raise forms.ValidationError(_("A VAT rate is at most 100%."))
         return value
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or LineKind.SERVICE
+
+    def has_changed(self) -> bool:
+        # An empty line whose kind menu shows (or lacks) its default is still empty.
+        return bool(set(self.changed_data) - {"kind"})
 
 
 ItemFormSet = forms.formset_factory(LineItemForm, extra=2, can_delete=True, max_num=50)
@@ -108,9 +119,14 @@ class OfferTermsForm(forms.Form):
 class ExtraForm(forms.ModelForm):
     class Meta:
         model = Extra
-        fields = ["description", "quantity", "unit", "unit_price", "vat_rate"]
+        fields = ["kind", "description", "quantity", "unit", "unit_price", "vat_rate"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].required = False
 
     clean_vat_rate = LineItemForm.clean_vat_rate
+    clean_kind = LineItemForm.clean_kind
 
 
 class ScheduleForm(forms.Form):
@@ -120,10 +136,38 @@ class ScheduleForm(forms.Form):
         label=_("extra training needs"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     weekend = forms.BooleanField(label=_("weekend migration"), required=False)
+    document_archive = forms.BooleanField(
+        label=_("with the document archive"),
+        required=False,
+        help_text=_("The document archive moves too: the run takes one day more."),
+    )
+    start_time = forms.TimeField(
+        label=_("run starts at"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("In the organisation's time zone; empty: 17:00."),
+    )
+    ends_on = forms.DateField(
+        label=_("run ends on"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Empty: the next day (two days with the document archive)."),
+    )
+    end_time = forms.TimeField(
+        label=_("run ends at"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
 
 
 class TickForm(forms.Form):
     note = forms.CharField(label=_("note"), max_length=500, required=False)
+    done_at = forms.DateTimeField(
+        label=_("done at"),
+        required=False,
+        widget=DateTimeInput(),
+        help_text=_("Empty: now."),
+    )
 
 
 class UndoForm(forms.Form):

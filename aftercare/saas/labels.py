@@ -35,6 +35,11 @@ ACTION_LABELS = {
     "saas.extra.added": _("Extra work added"),
     "saas.extra.removed": _("Extra work removed"),
     "saas.statement.issued": _("Final statement issued"),
+    "saas.contact.invited": _("Portal account created, invitation sent"),
+    "saas.contact.member": _("Contact made a coordinator of the organisation"),
+    "saas.contact.not_invited": _("No portal account for a staff address"),
+    "saas.environment.created": _("Production environment created"),
+    "saas.environment.updated": _("Production environment updated"),
 }
 
 _VALUE_LABELS = {**dict(State.choices), **dict(Step.choices)}

@@ -9,6 +9,7 @@ who serve every customer (scope ``None``), like mail held in triage.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -43,6 +44,7 @@ class Step(models.TextChoices):
     """The migration run, in this order."""
 
     READ_ONLY = "read_only", _("Old system set read-only")
+    FREEZE = "freeze", _("Interfaces frozen")
     DATA = "data", _("Data migrated")
     INTERFACES = "interfaces", _("Interfaces converted")
     TESTS = "tests", _("Tests done")
@@ -50,6 +52,20 @@ class Step(models.TextChoices):
 
 
 STEP_ORDER = list(Step.values)
+
+# The default run: from late afternoon to the next day at the same hour, in the
+# organisation's time zone; one day more with the document archive.
+DEFAULT_START = time(17, 0)
+RUN_DAYS = 1
+ARCHIVE_EXTRA_DAYS = 1
+
+
+def default_window(day: date, zone, *, document_archive: bool = False) -> tuple[datetime, datetime]:
+    """Start and end of a migration run that starts on ``day`` (local to ``zone``)."""
+    start = datetime.combine(day, DEFAULT_START, tzinfo=zone)
+    days = RUN_DAYS + (ARCHIVE_EXTRA_DAYS if document_archive else 0)
+    end = datetime.combine(day + timedelta(days=days), DEFAULT_START, tzinfo=zone)
+    return start, end
 
 
 class Migration(models.Model):
@@ -81,6 +97,13 @@ class Migration(models.Model):
     target_site = models.CharField(_("target SaaS site"), max_length=200, blank=True)
     training_needs = models.TextField(_("extra training needs"), blank=True)
     weekend = models.BooleanField(_("weekend migration"), default=False)
+    document_archive = models.BooleanField(
+        _("with the document archive"),
+        default=False,
+        help_text=_("The document archive moves too: the run takes one day more."),
+    )
+    starts_at = models.DateTimeField(_("run starts"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("run ends"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     objects = ScopedManager(organisation="organisation")
@@ -116,9 +139,17 @@ class Migration(models.Model):
         )
 
 
+class LineKind(models.TextChoices):
+    SERVICE = "service", _("Service")
+    LICENCE = "licence", _("Licence-model change")
+
+
 class LineItem(models.Model):
     """A priced line: offers' items and the extras added to the final statement."""
 
+    kind = models.CharField(
+        _("kind"), max_length=12, choices=LineKind.choices, default=LineKind.SERVICE
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     description = models.CharField(_("description"), max_length=500)
     quantity = models.DecimalField(
@@ -344,6 +375,10 @@ class Statement(models.Model):
     migration = models.OneToOneField(Migration, on_delete=models.CASCADE, related_name="statement")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     pdf = models.FileField(_("PDF"), upload_to=_pdf_path, max_length=255)
+    # The invoice number: sequential per year, e.g. 2026-0007.
+    year = models.PositiveSmallIntegerField(_("year"))
+    sequence = models.PositiveIntegerField(_("sequence"))
+    due_on = models.DateField(_("due on"))
     currency = models.CharField(max_length=3)
     net = models.DecimalField(max_digits=16, decimal_places=2)
     vat = models.DecimalField(max_digits=16, decimal_places=2)
@@ -358,9 +393,30 @@ class Statement(models.Model):
     class Meta:
         verbose_name = _("final statement")
         verbose_name_plural = _("final statements")
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="saas_statement_number")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.migration_id}: {self.gross} {self.currency}"
+        return f"{self.number}: {self.gross} {self.currency}"
+
+    @property
+    def number(self) -> str:
+        return f"{self.year}-{self.sequence:04d}"
+
+
+class StatementCounter(models.Model):
+    """The last invoice number of one year; its row is locked while a number is taken."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("statement counter")
+        verbose_name_plural = _("statement counters")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
 
 
 class MigrationEvent(models.Model):

@@ -171,7 +171,7 @@ def portal_statement_pdf(request: HttpRequest, migration_id: int) -> HttpRespons
     if statement is None:
         messages.info(request, _("No final statement has been issued yet."))
         return redirect("saas_portal:detail", migration_id=migration.pk)
-    return pdf_response(statement.pdf, f"statement-{migration.reference}.pdf")
+    return pdf_response(statement.pdf, f"statement-{statement.number}.pdf")
 
 
 def link_is_spent(link) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,11 +27,15 @@ from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.documents.pdf import render_pdf
 from aftercare.ops.maintenance import check_writable
+from aftercare.saas import notify
+from aftercare.saas.contacts import portal_account
+from aftercare.saas.environment import production_environment
 from aftercare.saas.models import (
     STEP_ORDER,
     Acceptance,
     ChecklistTick,
     Extra,
+    LineKind,
     Migration,
     MigrationEvent,
     Offer,
@@ -39,9 +43,12 @@ from aftercare.saas.models import (
     OfferLink,
     State,
     Statement,
+    StatementCounter,
     Step,
+    default_window,
     totals,
 )
+from aftercare.saas.zones import zone_for_country
 from aftercare.tenancy.models import ContactPerson, Organisation
 
 MANAGE = "saas.manage_migration"
@@ -172,6 +179,7 @@ def create_lead(**data: Any) -> Migration:
     migration.save()
     note = migration.organisation.name if migration.organisation else ""
     _event(migration, None, "saas.lead.created", new=State.LEAD, note=note, label=migration.email)
+    notify.quote_received(migration)
     return migration
 
 
@@ -223,6 +231,7 @@ def convert_to_organisation(*, migration: Migration, actor: User, code: str) -> 
         code=code,
         language=migration.language,
         mail_domains=domain,
+        time_zone=zone_for_country(migration.country),
         **({"country": migration.country} if migration.country else {}),
     )
     org.full_clean()
@@ -235,6 +244,7 @@ def convert_to_organisation(*, migration: Migration, actor: User, code: str) -> 
         is_primary=True,
     )
     link_organisation(migration=migration, organisation=org, actor=actor)
+    portal_account(migration, org, actor)
     return org
 
 
@@ -272,6 +282,16 @@ def new_offer(*, migration: Migration, actor: User) -> Offer:
 ITEM_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_rate")
 
 
+def _item(data: dict) -> dict:
+    """An item's fields; ``kind`` (service or licence-model change) defaults to service."""
+    row = {k: data[k] for k in ITEM_FIELDS}
+    kind = data.get("kind") or LineKind.SERVICE
+    if kind not in LineKind.values:
+        raise ValidationError({"kind": _("Unknown kind of line.")})
+    row["kind"] = kind
+    return row
+
+
 @transaction.atomic
 def save_offer(
     *, offer: Offer, actor: User, items: list[dict], currency: str, valid_days: int, notes: str
@@ -289,7 +309,7 @@ def save_offer(
             offer=offer,
             organisation_id=offer.organisation_id,
             position=position,
-            **{k: data[k] for k in ITEM_FIELDS},
+            **_item(data),
         )
     return offer
 
@@ -434,6 +454,8 @@ def decide_offer(
         note=summary,
         label=offer.decided_by_name,
     )
+    offer.migration = migration
+    notify.offer_decided(offer)
     return offer
 
 
@@ -531,6 +553,31 @@ def undo_offer_decision(*, offer: Offer, actor: User, reason: str) -> Offer:
 # -- schedule and run ---------------------------------------------------------------------
 
 
+def run_window(
+    migration: Migration,
+    scheduled_for: date,
+    *,
+    start_time: time | None = None,
+    ends_on: date | None = None,
+    end_time: time | None = None,
+    document_archive: bool = False,
+) -> tuple[datetime, datetime]:
+    """Start and end of the run in the organisation's time zone: by default from 17:00 to
+    17:00 the next day, one day more with the document archive."""
+    zone = migration.organisation.zone
+    starts_at, ends_at = default_window(scheduled_for, zone, document_archive=document_archive)
+    if start_time is not None:
+        starts_at = datetime.combine(scheduled_for, start_time, tzinfo=zone)
+        ends_at = datetime.combine(ends_at.date(), start_time, tzinfo=zone)
+    if ends_on is not None:
+        ends_at = datetime.combine(
+            ends_on, end_time or starts_at.timetz().replace(tzinfo=None), tzinfo=zone
+        )
+    elif end_time is not None:
+        ends_at = datetime.combine(ends_at.date(), end_time, tzinfo=zone)
+    return starts_at, ends_at
+
+
 @transaction.atomic
 def schedule(
     *,
@@ -540,7 +587,14 @@ def schedule(
     target_site: str,
     training_needs: str = "",
     weekend: bool = False,
+    document_archive: bool = False,
+    start_time: time | None = None,
+    ends_on: date | None = None,
+    end_time: time | None = None,
 ) -> Migration:
+    """Plan the run: its day, start and end (organisation's time zone), the target site.
+    Never in the past; the end after the start."""
+    check_writable()
     _staff(actor, migration)
     migration = _locked(migration)
     _expect(migration, State.CONFIRMED, State.SCHEDULED)
@@ -552,16 +606,47 @@ def schedule(
         )
     if not target_site.strip():
         raise ValidationError({"target_site": _("Name the target SaaS site.")})
+    zone = migration.organisation.zone
+    if scheduled_for < timezone.now().astimezone(zone).date():
+        raise ValidationError({"scheduled_for": _("A migration cannot be scheduled in the past.")})
     if weekend and scheduled_for.weekday() < 5:
         raise ValidationError(
             {"scheduled_for": _("A weekend migration must start on a Saturday or Sunday.")}
         )
+    starts_at, ends_at = run_window(
+        migration,
+        scheduled_for,
+        start_time=start_time,
+        ends_on=ends_on,
+        end_time=end_time,
+        document_archive=document_archive,
+    )
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_on": _("The run must end after it starts.")})
     migration.scheduled_for = scheduled_for
+    migration.starts_at = starts_at
+    migration.ends_at = ends_at
+    migration.document_archive = document_archive
     migration.target_site = target_site.strip()
     migration.training_needs = training_needs.strip()
     migration.weekend = weekend
-    migration.save(update_fields=["scheduled_for", "target_site", "training_needs", "weekend"])
-    note = f"{scheduled_for.isoformat()} · {migration.target_site}"
+    migration.save(
+        update_fields=[
+            "scheduled_for",
+            "starts_at",
+            "ends_at",
+            "document_archive",
+            "target_site",
+            "training_needs",
+            "weekend",
+        ]
+    )
+    note = "{} → {} ({}) · {}".format(
+        starts_at.strftime("%Y-%m-%d %H:%M"),
+        ends_at.strftime("%Y-%m-%d %H:%M"),
+        migration.organisation.time_zone,
+        migration.target_site,
+    )
     if migration.state == State.SCHEDULED:
         _event(migration, actor, "saas.migration.rescheduled", note=note)
     else:
@@ -574,10 +659,24 @@ def next_step(migration: Migration) -> str | None:
     return next((s for s in STEP_ORDER if s not in done), None)
 
 
+def _local(moment: datetime, migration: Migration) -> str:
+    zone = migration.organisation.zone if migration.organisation_id else UTC
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 @transaction.atomic
-def tick(*, migration: Migration, actor: User, step: str, note: str = "") -> ChecklistTick:
-    """Mark one checklist step done, strictly in order. The first starts the run, the
-    last (site handed over) hands the migration over."""
+def tick(
+    *,
+    migration: Migration,
+    actor: User,
+    step: str,
+    note: str = "",
+    done_at: datetime | None = None,
+) -> ChecklistTick:
+    """Mark one checklist step done, strictly in order, dated (``done_at``, default now):
+    not in the future, not before the scheduled start, not before the previous step. The
+    first starts the run, the last (site handed over) hands the migration over."""
+    check_writable()
     _staff(actor, migration)
     migration = _locked(migration)
     _expect(migration, State.SCHEDULED, State.IN_PROGRESS)
@@ -591,14 +690,40 @@ def tick(*, migration: Migration, actor: User, step: str, note: str = "") -> Che
             _("Tick “%(previous)s” first: the steps go in order.")
             % {"previous": Step(expected).label}
         )
+    now = timezone.now()
+    done_at = done_at or now
+    if done_at > now + timedelta(minutes=1):
+        raise ValidationError({"done_at": _("A step cannot be done in the future.")})
+    if migration.starts_at is not None and done_at < migration.starts_at:
+        raise ValidationError(
+            {
+                "done_at": _("A step cannot be done before the run starts (%(start)s).")
+                % {"start": _local(migration.starts_at, migration)}
+            }
+        )
+    previous = migration.ticks.order_by("-done_at").first()
+    if previous is not None and done_at < previous.done_at:
+        raise ValidationError(
+            {
+                "done_at": _("A step cannot be done before the previous one (%(when)s).")
+                % {"when": _local(previous.done_at, migration)}
+            }
+        )
     row = ChecklistTick.objects.create(
         migration=migration,
         organisation_id=migration.organisation_id,
         step=step,
         done_by=actor,
+        done_at=done_at,
         note=note.strip()[:500],
     )
-    _event(migration, actor, "saas.checklist.ticked", new=step, note=row.note)
+    _event(
+        migration,
+        actor,
+        "saas.checklist.ticked",
+        new=step,
+        note=f"{_local(done_at, migration)} {row.note}".strip(),
+    )
     if migration.state == State.SCHEDULED:
         _move(migration, actor, State.IN_PROGRESS, "saas.migration.started")
     if step == STEP_ORDER[-1]:
@@ -671,6 +796,13 @@ def accept(
         comment=comment.strip(),
     )
     _move(migration, user, State.ACCEPTED, "saas.migration.accepted", note=row.name)
+    environment, created = production_environment(migration, accepted_on)
+    _event(
+        migration,
+        user,
+        "saas.environment.created" if created else "saas.environment.updated",
+        note=f"{environment.system.name}: {environment.name} · {environment.url or '—'}",
+    )
     return row
 
 
@@ -696,7 +828,7 @@ def add_extra(*, migration: Migration, actor: User, **data: Any) -> Extra:
         organisation_id=migration.organisation_id,
         position=position,
         added_by=actor,
-        **{k: data[k] for k in ITEM_FIELDS},
+        **_item(data),
     )
     _event(migration, actor, "saas.extra.added", note=extra.description)
     return extra
@@ -715,7 +847,16 @@ def confirmed_offer(migration: Migration) -> Offer | None:
     return migration.offers.filter(status=Offer.Status.CONFIRMED).order_by("-revision").first()
 
 
-def statement_context(migration: Migration) -> dict:
+def vendor() -> dict:
+    return {
+        "name": settings.AFTERCARE_VENDOR_NAME,
+        "address": settings.AFTERCARE_VENDOR_ADDRESS,
+        "tax_id": settings.AFTERCARE_VENDOR_TAX_ID,
+        "bank_account": settings.AFTERCARE_VENDOR_BANK_ACCOUNT,
+    }
+
+
+def statement_context(migration: Migration, statement: Statement | None = None) -> dict:
     offer = confirmed_offer(migration)
     items = list(offer.items.all()) if offer else []
     extras = list(migration.extras.all())
@@ -728,35 +869,62 @@ def statement_context(migration: Migration) -> dict:
         "currency": offer.currency if offer else settings.AFTERCARE_SAAS_CURRENCY,
         "acceptance": getattr(migration, "acceptance", None),
         "ticks": list(migration.ticks.select_related("done_by")),
-        "issued_at": timezone.now(),
+        "issued_at": statement.issued_at if statement else timezone.now(),
         "vendor": settings.AFTERCARE_SAAS_VENDOR,
+        "legal": vendor(),
+        "statement": statement,
+        "payment_days": settings.AFTERCARE_PAYMENT_TERMS_DAYS,
+        "zone": migration.organisation.zone if migration.organisation_id else UTC,
     }
+
+
+def _next_number(year: int) -> int:
+    """The next invoice number of ``year``: its counter row is locked until commit, so
+    numbers are unique and without gaps (a rolled-back statement gives its number back)."""
+    StatementCounter.objects.get_or_create(year=year)
+    counter = StatementCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return counter.last
 
 
 @transaction.atomic
 def issue_statement(*, migration: Migration, actor: User) -> Statement:
-    """The final statement of the work, as a PDF; the migration is then invoiced."""
+    """The final statement of the work (the invoice), as a PDF with an invoice number
+    (sequential per year), the vendor's legal details and the payment terms; it is
+    mailed to the customer's people with the PDF attached. The migration is then
+    invoiced."""
+    check_writable()
     _staff(actor, migration)
     migration = _locked(migration)
     _expect(migration, State.ACCEPTED)
-    context = statement_context(migration)
-    pdf = render_pdf("saas/statement_pdf.html", context, migration.doc_language)
+    issued_at = timezone.now()
+    year = timezone.localtime(issued_at).year
     row = Statement(
         migration=migration,
         organisation_id=migration.organisation_id,
-        currency=context["currency"],
-        net=context["totals"]["net"],
-        vat=context["totals"]["vat"],
-        gross=context["totals"]["gross"],
         issued_by=actor,
+        issued_at=issued_at,
+        year=year,
+        sequence=_next_number(year),
+        due_on=timezone.localtime(issued_at).date()
+        + timedelta(days=settings.AFTERCARE_PAYMENT_TERMS_DAYS),
     )
-    row.pdf.save(f"statement-{migration.pk}.pdf", ContentFile(pdf), save=False)
+    context = statement_context(migration, row)
+    row.currency = context["currency"]
+    row.net = context["totals"]["net"]
+    row.vat = context["totals"]["vat"]
+    row.gross = context["totals"]["gross"]
+    pdf = render_pdf("saas/statement_pdf.html", context, migration.doc_language)
+    row.pdf.save(f"statement-{row.number}.pdf", ContentFile(pdf), save=False)
     row.save()
     _move(
         migration,
         actor,
         State.INVOICED,
         "saas.statement.issued",
-        note=f"{row.gross} {row.currency}",
+        note=f"{row.number} · {row.gross} {row.currency}",
     )
+    row.migration = migration
+    notify.statement_issued(row)
     return row

@@ -113,6 +113,8 @@ def _detail_context(request: HttpRequest, migration: Migration, **extra) -> dict
                 "target_site": migration.target_site,
                 "training_needs": migration.training_needs,
                 "weekend": migration.weekend,
+                "document_archive": migration.document_archive,
+                **_window_initial(migration),
             }
         ),
         "extra_form": ExtraForm(),
@@ -126,6 +128,15 @@ def _detail_context(request: HttpRequest, migration: Migration, **extra) -> dict
     }
     context.update(extra)
     return context
+
+
+def _window_initial(migration: Migration) -> dict:
+    """The planned run's times as the form shows them (organisation's time zone)."""
+    if migration.starts_at is None or migration.organisation_id is None:
+        return {}
+    zone = migration.organisation.zone
+    start, end = migration.starts_at.astimezone(zone), migration.ends_at.astimezone(zone)
+    return {"start_time": start.time(), "ends_on": end.date(), "end_time": end.time()}
 
 
 @agent_required
@@ -317,10 +328,20 @@ def checklist_tick(request: HttpRequest, migration_id: int, step: str) -> HttpRe
     migration = _get(request, migration_id)
     _manage(request)
     form = TickForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("saas:detail", migration_id=migration.pk)
     try:
-        services.tick(migration=migration, actor=request.user, step=step, note=note)
-    except services.TransitionError as exc:
+        services.tick(
+            migration=migration,
+            actor=request.user,
+            step=step,
+            note=form.cleaned_data["note"],
+            done_at=form.cleaned_data["done_at"],
+        )
+    except (services.TransitionError, ValidationError) as exc:
         _fail(request, exc)
     else:
         messages.success(request, _("Step done: %(step)s.") % {"step": Step(step).label})
@@ -418,11 +439,15 @@ def statement_issue(request: HttpRequest, migration_id: int) -> HttpResponse:
     migration = _get(request, migration_id)
     _manage(request)
     try:
-        services.issue_statement(migration=migration, actor=request.user)
+        statement = services.issue_statement(migration=migration, actor=request.user)
     except services.TransitionError as exc:
         _fail(request, exc)
     else:
-        messages.success(request, _("The final statement was issued."))
+        messages.success(
+            request,
+            _("The final statement %(number)s was issued and mailed.")
+            % {"number": statement.number},
+        )
     return redirect("saas:detail", migration_id=migration.pk)
 
 
@@ -433,4 +458,4 @@ def statement_pdf(request: HttpRequest, migration_id: int) -> HttpResponse:
     if statement is None:
         messages.info(request, _("No final statement has been issued yet."))
         return redirect("saas:detail", migration_id=migration.pk)
-    return pdf_response(statement.pdf, f"statement-{migration.reference}.pdf")
+    return pdf_response(statement.pdf, f"statement-{statement.number}.pdf")

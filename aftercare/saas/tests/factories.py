@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -73,14 +73,18 @@ def next_saturday() -> date:
 
 
 def scheduled(migration: Migration, actor, coordinator) -> Migration:
+    """Scheduled to run from midnight today (organisation's time zone), so the checklist
+    can be ticked now: ticks may not precede the start, nor lie in the future."""
     confirmed(migration, actor, coordinator)
+    migration.refresh_from_db()
+    today = timezone.now().astimezone(migration.organisation.zone).date()
     return services.schedule(
         migration=migration,
         actor=actor,
-        scheduled_for=next_saturday(),
+        scheduled_for=today,
+        start_time=time(0, 0),
         target_site="newco.saas.example",
         training_needs="Two sessions for finance",
-        weekend=True,
     )
 
 

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def offer(consultant):
     lead = f.lead(email="ana@newco.example", language="ro")
+    # The quote request's notices (staff, the receipt) are tested in test_notify.py.
+    assert OutboundMail.objects.filter(kind="saas_quote_received").count() == 1
+    OutboundMail.objects.filter(kind__startswith="saas_").delete()
     return f.sent(lead, consultant)
 
 

@@ -208,7 +208,7 @@ def test_checklist_steps_go_strictly_in_order(lead, consultant, coordinator):
     assert lead.state == State.IN_PROGRESS
     with pytest.raises(services.TransitionError, match="done already"):
         services.tick(migration=lead, actor=consultant, step=Step.READ_ONLY)
-    with pytest.raises(services.TransitionError, match="Data migrated"):
+    with pytest.raises(services.TransitionError, match="Interfaces frozen"):
         services.tick(migration=lead, actor=consultant, step=Step.HANDOVER)
     with pytest.raises(services.TransitionError, match="Unknown"):
         services.tick(migration=lead, actor=consultant, step="coffee")

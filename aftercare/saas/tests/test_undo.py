@@ -133,13 +133,13 @@ def test_taking_back_is_refused_in_maintenance_mode(lead, consultant, coordinato
 def test_the_last_tick_is_taken_back_with_the_reason(lead, consultant, coordinator):
     f.scheduled(lead, consultant, coordinator)
     services.tick(migration=lead, actor=consultant, step=Step.READ_ONLY, note="done at 18:00")
-    services.tick(migration=lead, actor=consultant, step=Step.DATA)
+    services.tick(migration=lead, actor=consultant, step=Step.FREEZE)
     with pytest.raises(services.TransitionError, match="first"):
         services.untick(migration=lead, actor=consultant, step=Step.READ_ONLY, reason="x")
-    services.untick(migration=lead, actor=consultant, step=Step.DATA, reason="Import failed")
+    services.untick(migration=lead, actor=consultant, step=Step.FREEZE, reason="Import failed")
     assert list(lead.ticks.values_list("step", flat=True)) == [Step.READ_ONLY]
     event = lead.events.get(action="saas.checklist.unticked")
-    assert event.old == Step.DATA and "Import failed" in event.note
+    assert event.old == Step.FREEZE and "Import failed" in event.note
     lead.refresh_from_db()
     assert lead.state == State.IN_PROGRESS
     services.untick(migration=lead, actor=consultant, step=Step.READ_ONLY, reason="Too early")

@@ -90,7 +90,7 @@ def test_leads_without_an_organisation_are_for_unrestricted_staff_only(org, oper
 
 
 def test_the_run_through_the_console_schedule_checklist_extras_statement(
-    lead, consultant, coordinator, client_for
+    lead, consultant, coordinator, client_for, org
 ):
     f.confirmed(lead, consultant, coordinator)
     client = client_for(consultant)
@@ -108,6 +108,20 @@ def test_the_run_through_the_console_schedule_checklist_extras_statement(
     )
     lead.refresh_from_db()
     assert lead.state == State.SCHEDULED and lead.weekend
+    # Before the run starts: refused, nothing ticked.
+    response = client.post(reverse("saas:tick", args=[lead.pk, Step.READ_ONLY]), follow=True)
+    assert "before the run starts" in response.content.decode()
+    assert not lead.ticks.exists()
+    client.post(
+        reverse("saas:schedule", args=[lead.pk]),
+        {
+            "scheduled_for": timezone.now().astimezone(org.zone).date().isoformat(),
+            "start_time": "00:00",
+            "target_site": "alpha.saas.example",
+        },
+    )
+    lead.refresh_from_db()
+    assert lead.starts_at.astimezone(org.zone).hour == 0
     # Out of order: refused with the reason, nothing ticked.
     response = client.post(reverse("saas:tick", args=[lead.pk, Step.DATA]), follow=True)
     assert "first" in response.content.decode()
