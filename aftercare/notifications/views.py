@@ -27,6 +27,11 @@ def _base(request: HttpRequest) -> str:
 
 def _ticket_url(request: HttpRequest, n: Notification) -> str:
     if n.ticket is None:
+        # A notice about something else (a SaaS migration) names its page; only a path
+        # on this site is followed, and that page checks who may see it.
+        path = str((n.params or {}).get("path", ""))
+        if path.startswith("/") and not path.startswith("//") and "\\" not in path:
+            return path
         return reverse("home")
     name = "console:ticket" if request.permset.is_agent else "portal:detail"
     return reverse(name, args=[n.ticket.number])

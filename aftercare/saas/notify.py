@@ -96,6 +96,9 @@ def _tell_users(kind: str, key: str, users, migration: Migration, *, staff_side:
     told = []
     link = _staff_link(migration) if staff_side else _portal_link(migration)
     body = kw.pop("body", "")
+    # Where the bell's notice leads (the notice has no request to open).
+    path = reverse("saas:detail" if staff_side else "saas_portal:detail", args=[migration.pk])
+    kw["params"] = {**(kw.get("params") or {}), "path": path}
     for user in users:
         if not may_be_told(user, migration):  # the last line of defence
             continue

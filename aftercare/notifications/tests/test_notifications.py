@@ -355,3 +355,20 @@ def test_mentions_are_marked_in_notes_and_the_text_stays_escaped():
         '&lt;b&gt;<span class="mention">@olga</span>&lt;/b&gt; &amp; mail@host.example, '
         '(<span class="mention">@ivan.p</span>). Ask <span class="mention">@dan</span>.'
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/saas/7/", "/saas/7/"), ("//evil.example/x", "/"), ("https://evil.example/", "/")],
+)
+def test_a_notice_without_a_request_opens_its_own_page_on_this_site_only(
+    consultant, client_for, path, expected
+):
+    from aftercare.notifications.models import Notification
+
+    n = Notification.objects.create(
+        user=consultant, kind="saas_quote", key=f"walk:{path}", params={"path": path}
+    )
+    response = client_for(consultant).get(reverse("notifications:open", args=[n.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == expected
