@@ -203,6 +203,8 @@ else:
 # Schedules (crontab: minute hour day month weekday).
 AFTERCARE_SLA_CHECK_CRON = env_str("AFTERCARE_SLA_CHECK_CRON", "* * * * *")
 AFTERCARE_ARCHIVE_CRON = env_str("AFTERCARE_ARCHIVE_CRON", "15 2 * * *")
+# Remind coordinators of contact persons who left without a named replacement.
+AFTERCARE_CONTACT_REMINDER_CRON = env_str("AFTERCARE_CONTACT_REMINDER_CRON", "0 8 * * 1-5")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -381,6 +383,9 @@ AFTERCARE_GOLIVE_NOTICE_DAYS = env_int("AFTERCARE_GOLIVE_NOTICE_DAYS", 30, minim
 # Lifecycle: environments, releases, deployments (docs/lifecycle.md).
 INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.lifecycle"]
 
+# Knowledge base: articles per product and version (docs/knowledge-base.md).
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.kb"]
+
 # Operations: backups and read-only maintenance mode (docs/operations.md).
 INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.ops"]
 AFTERCARE_BACKUP_DIR = Path(env_str("AFTERCARE_BACKUP_DIR", str(DATA_DIR / "backups")))
@@ -450,9 +455,20 @@ elif PRODUCTION:
 
 # SaaS migrations (docs/saas-migrations.md) and PDF documents.
 INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.documents", "aftercare.saas"]
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.artefacts"]
 # Currency of new offers, and the vendor's name printed on offers and statements.
 AFTERCARE_SAAS_CURRENCY = env_str("AFTERCARE_SAAS_CURRENCY", "EUR")
 AFTERCARE_SAAS_VENDOR = env_str("AFTERCARE_SAAS_VENDOR", "Aftercare")
+# The vendor's legal details printed on final statements (invoices), and payment terms.
+AFTERCARE_VENDOR_NAME = env_str("AFTERCARE_VENDOR_NAME", "Aftercare Software SRL")
+AFTERCARE_VENDOR_ADDRESS = env_str(
+    "AFTERCARE_VENDOR_ADDRESS", "Strada Exemplu 1, 010101 București, Romania"
+)
+AFTERCARE_VENDOR_TAX_ID = env_str("AFTERCARE_VENDOR_TAX_ID", "RO00000000")
+AFTERCARE_VENDOR_BANK_ACCOUNT = env_str(
+    "AFTERCARE_VENDOR_BANK_ACCOUNT", "RO49 AAAA 1B31 0075 9384 0000 (Demo Bank)"
+)
+AFTERCARE_PAYMENT_TERMS_DAYS = env_int("AFTERCARE_PAYMENT_TERMS_DAYS", 30, minimum=0)
 # Public quote form: a submission sooner than this after the form was shown is a bot's;
 # per client address at most RATE_LIMIT submissions per RATE_WINDOW seconds.
 AFTERCARE_QUOTE_MIN_SECONDS = env_int("AFTERCARE_QUOTE_MIN_SECONDS", 3, minimum=0)

@@ -37,10 +37,15 @@ urlpatterns = [
     path("mail/", include("aftercare.mail.urls")),
     path("lifecycle/", include("aftercare.lifecycle.urls")),
     path("portal/environments/", include("aftercare.lifecycle.portal_urls")),
+    path("kb/", include("aftercare.kb.urls")),
+    path("portal/kb/", include("aftercare.kb.portal_urls")),
     path("projects/", include("aftercare.projects.urls")),
     path("portal/projects/", include("aftercare.projects.portal_urls")),
     path("saas/", include("aftercare.saas.urls")),
     path("portal/migrations/", include("aftercare.saas.portal_urls")),
+    path("artefacts/", include("aftercare.artefacts.urls")),
+    path("files/documents/", include("aftercare.artefacts.file_urls")),
+    path("portal/documents/", include("aftercare.artefacts.portal_urls")),
     # The public quote request form, and the offer mail's capability link.
     path("quote/", include("aftercare.saas.public_urls")),
     # A capability URL from an e-mail: the signed token is the credential (no sign-in).

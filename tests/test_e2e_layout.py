@@ -56,8 +56,16 @@ STAFF_PAGES = [
     ("lifecycle:releases", ()),
     ("lifecycle:release", ("{release}",)),
     ("lifecycle:environment", ("{environment}",)),
+    ("lifecycle:rollouts", ()),
+    ("lifecycle:rollout", ("{rollout}",)),
+    ("lifecycle:rollout-new", ("{release}",)),
+    ("artefacts:target", ("release", "{release}")),
     ("saas:list", ()),
     ("projects:list", ()),
+    ("kb:list", ()),
+    ("kb:new", ()),
+    ("kb:detail", ("{article}",)),
+    ("kb:edit", ("{article}",)),
     ("monitoring:failure-list", ()),
     ("mail:log", ()),
 ]
@@ -72,6 +80,10 @@ CUSTOMER_PAGES = [
     ("search:portal", ()),
     ("lifecycle_portal:environments", ()),
     ("project_portal:list", ()),
+    ("project_portal:detail", ("{project}",)),
+    ("kb_portal:list", ()),
+    ("kb_portal:detail", ("{article}",)),
+    ("artefacts_portal:list", ()),
     ("saas_portal:list", ()),
 ]
 # (username, pages, languages walked). The restricted operator is walked in two languages:
@@ -136,16 +148,30 @@ def demo(transactional_db):
 
     plan = SlaPlan.objects.order_by("pk").first()
     customer_user = User.objects.get(username="carpathia.user")
-    from aftercare.lifecycle.models import Environment, Release
+    from aftercare.lifecycle.models import Environment, Release, Rollout
 
-    environment = Environment.objects.get(organisation__code="carpathia", kind="production")
+    environment = (
+        Environment.objects.filter(organisation__code="carpathia", kind="production")
+        .order_by("pk")
+        .first()
+    )
     release = Release.objects.order_by("-released_on", "-pk").first()
+    rollout = Rollout.objects.filter(targets__organisation__code="carpathia").first()
+    from aftercare.kb.models import Article
+
+    article = Article.objects.filter(visibility="published").order_by("pk").first()
+    from aftercare.projects.models import Project
+
+    project = Project.objects.filter(organisation__code="carpathia").order_by("pk").first()
     return {
         "ticket": ticket.number,
         "plan": str(plan.pk),
         "customer_user": str(customer_user.pk),
         "release": str(release.pk),
         "environment": str(environment.pk),
+        "article": str(article.pk),
+        "rollout": str(rollout.pk),
+        "project": str(project.pk),
     }
 
 

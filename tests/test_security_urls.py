@@ -22,6 +22,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -34,7 +35,7 @@ from aftercare.desk.models import Attachment, Message, Status, Ticket
 from aftercare.desk.signals import approval_requested
 from aftercare.desk.tests.factories import PNG, ticket_for
 from aftercare.lifecycle import services as lifecycle_services
-from aftercare.lifecycle.models import Deployment, Environment
+from aftercare.lifecycle.models import Deployment, Environment, PlannedUpgrade, Rollout
 from aftercare.lifecycle.tests.factories import landscape
 from aftercare.mail.ingest import ingest
 from aftercare.mail.models import InboundMessage, OutboundMail
@@ -132,7 +133,14 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     "environment_id": lambda b: b.environment.pk,
     # The vendor's catalogue (no organisation): the page lists only what the agent may see.
     "release_id": lambda b: b.environment.current_release_id,
+    "rollout_id": lambda b: Rollout.objects.get(targets__organisation=b.org).pk,
+    # Documents: B's project's page, and a published file of it.
+    "target": lambda b: "project",
+    "target_id": lambda b: b.project.pk,
+    "version_id": lambda b: _beta_document(b).pk,
     "project_id": lambda b: b.project.pk,
+    # A published knowledge-base article of a product only B runs.
+    "article_id": lambda b: _beta_article(b).pk,
     "migration_id": lambda b: b.saas[0].pk,
     "offer_id": lambda b: b.saas[1].pk,
     "extra_id": lambda b: b.saas[2].pk,
@@ -170,6 +178,7 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
     "uidb64": lambda b: urlsafe_base64_encode(force_bytes(2_000_000_000)),
     "step": lambda b: "no-such-step",
     "offer_token": lambda b: "no-such-token",
+    "target": lambda b: "project",
     **{
         k: (lambda b: 2_000_000_000)
         for k in (
@@ -180,6 +189,8 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
             "webhook_id",
             "notification_id",
             "release_id",
+            "article_id",
+            "rollout_id",
         )
     },
 }
@@ -236,8 +247,13 @@ CUSTOMER_PAGES = {
     "api:v1:openapi-json",
     "api:docs",
     "api:token-list",
+    # The customer's published documents (artefacts.services.visible_artefacts).
+    "artefacts_portal:list",
     # The customer's own environments, versions and deployments (lifecycle).
     "lifecycle_portal:environments",
+    # Published articles of the products the customer's organisations run (kb tests).
+    "kb_portal:list",
+    "kb_portal:suggest",
     # The customer's own organisations' go-live projects (read-only).
     "project_portal:list",
     # The customer's own organisations' SaaS migrations; the public quote form.
@@ -301,7 +317,16 @@ def _is_api(route: Route) -> bool:
 
 
 # Staff pages outside the API: a customer gets 403 whatever they name.
-STAFF_NAMESPACES = {"console", "mail", "monitoring", "lifecycle", "projects", "saas"}
+STAFF_NAMESPACES = {
+    "console",
+    "mail",
+    "monitoring",
+    "lifecycle",
+    "projects",
+    "saas",
+    "kb",
+    "artefacts",
+}
 
 
 def _staff_only(route: Route) -> bool:
@@ -527,7 +552,48 @@ def _beta_environment(other_org):
         actor=staff(Role.CONSULTANT),
         result=Deployment.Result.SUCCEEDED,
     )
+    # A rollout that plans B's production (rollout pages take rollout_id).
+    rollout = Rollout.objects.create(release=beta_land["r113sp1"], created_by=staff(Role.MANAGER))
+    PlannedUpgrade.objects.create(
+        rollout=rollout, environment=beta_land["production"], planned_at=timezone.now()
+    )
     return beta_land["test"]
+
+
+def _beta_article(beta: Beta):
+    """A published article about a product only B runs (kb pages take article_id)."""
+    from aftercare.kb.models import Article, ArticleText
+    from aftercare.lifecycle.models import Product
+    from aftercare.tenancy.models import System
+
+    product, _created = Product.objects.get_or_create(name="Beta Scanner Suite")
+    System.objects.get_or_create(organisation=beta.org, name="Scanners", product=product.name)
+    article = Article.objects.filter(product=product).first()
+    if article is None:
+        article = Article.objects.create(product=product, visibility="published")
+        ArticleText.objects.create(article=article, language="en", title="Beta scanner reset")
+    return article
+
+
+def _beta_document(beta):
+    """A published manual on B's project (one per walk; the walk asks more than once)."""
+    from aftercare.artefacts import services as artefact_services
+    from aftercare.artefacts.models import Artefact, ArtefactVersion
+
+    found = ArtefactVersion.objects.filter(artefact__organisation=beta.org).first()
+    if found is not None:
+        return found
+    artefact = artefact_services.add(
+        actor=staff(Role.MANAGER, username="walk-documents"),
+        target=Artefact.Target.PROJECT,
+        target_id=beta.project.pk,
+        kind=Artefact.Kind.USER_MANUAL,
+        title=f"{BETA_SUBJECT} manual",
+        language="en",
+        upload=SimpleUploadedFile(BETA_FILE.replace(".png", ".pdf"), b"%PDF-1.4 beta"),
+        publish=True,
+    )
+    return artefact.versions.get()
 
 
 def _beta_project(other_org):
@@ -569,6 +635,9 @@ def _assert_beta_project_untouched(project) -> None:
     assert fresh.participants.count() == 1
     assert [s.status for s in fresh.snags.all()] == ["open"]
     assert not fresh.decisions.exists() and not fresh.incidents.exists()
+    # Sign-offs (project_portal:sign, the plan page's "sign"), sessions and people.
+    assert not fresh.signoffs.exists() and not fresh.test_sessions.exists()
+    assert (fresh.plan_version, fresh.customer_responsible_id) == (1, None)
 
 
 @pytest.fixture
@@ -635,6 +704,8 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
     rightful = operator if _staff_only(route) else beta.ticket.reporter
     if (route.name or "").startswith("console:settings-"):  # managers' and admins' pages
         rightful = staff(Role.ADMIN, username="walk-admin")
+    if route.name == "lifecycle:rollout-new":  # planning upgrades is L2's and up
+        rightful = staff(Role.CONSULTANT, username="walk-consultant")
     if route.name == "approval":  # the real link, not the walk's forged one
         path = reverse("approval", args=[beta.approval_token])
     if route.name == "quote:offer-link":

@@ -29,6 +29,12 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
+# A ticket role, not a group: the staff member who did the work on one request (its
+# assignee, or on an unassigned request the only staff member who answered the customer).
+# The workflow lets them close what they solved (an operator's consultation answered on
+# the phone) without making every operator a solver.
+WORKER = "worker"
+
 STAFF_ROLES = (Role.OPERATOR, Role.CONSULTANT, Role.DEVELOPER, Role.MANAGER, Role.ADMIN)
 CUSTOMER_ROLES = (Role.CUSTOMER, Role.COORDINATOR)
 
@@ -136,6 +142,13 @@ for _role in (Role.MANAGER, Role.ADMIN):
     ROLE_PERMISSIONS[_role] += [
         f"desk.{verb}_cannedanswer" for verb in ("view", "add", "change", "delete")
     ]
+
+# Knowledge base: every agent reads articles (restricted agents only of their customers'
+# products); operators, consultants, managers and administrators write them.
+for _role in STAFF_ROLES:
+    ROLE_PERMISSIONS[_role] += ["kb.view_article"]
+for _role in (Role.OPERATOR, Role.CONSULTANT, Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += ["kb.add_article", "kb.change_article"]
 
 # The queue's shared views (the sidebar every agent sees): managers and administrators
 # curate them; every agent keeps personal views of their own.
@@ -287,6 +300,36 @@ class PermSet:
             ).exists()
         return cache[ticket.pk]
 
+    def did_the_work(self, ticket: Any) -> bool:
+        """Whether this agent is the one working a request: its assignee, or, while nobody
+        is assigned, the only staff member who has answered the customer on it.
+
+        A request assigned to someone else is never this agent's to close, however many
+        replies they wrote (an operator cannot close what a consultant is working on).
+        """
+        if ticket.assignee_id is not None:
+            return ticket.assignee_id == self.user.pk
+        if ticket.pk is None:
+            return False
+        cache = self._cache.setdefault("worker", {})
+        if ticket.pk not in cache:
+            from django.db.models import Q
+
+            from aftercare.desk.models import Message
+
+            staff = Q(author__is_superuser=True) | Q(
+                author__groups__name__in=list(GROUP_NAMES.values())
+            )
+            authors = set(
+                Message.objects.with_scopes_disabled()
+                .filter(ticket_id=ticket.pk, kind=Message.Kind.PUBLIC)
+                .filter(staff)
+                .values_list("author_id", flat=True)
+                .distinct()
+            )
+            cache[ticket.pk] = authors == {self.user.pk}
+        return cache[ticket.pk]
+
     def ticket_roles(self, ticket: Any) -> frozenset[str]:
         """The roles this user acts in on one ticket (for the workflow table).
 
@@ -298,6 +341,8 @@ class PermSet:
         roles = set()
         if self.is_agent and self.sees_organisation(ticket.organisation_id):
             roles.update(self.staff_roles)
+            if roles and self.did_the_work(ticket):
+                roles.add(WORKER)
         member_role = self.memberships.get(ticket.organisation_id)
         if member_role == Role.COORDINATOR:
             roles.update({Role.COORDINATOR, Role.CUSTOMER})

@@ -62,7 +62,13 @@ SORTS = {
         if f"{prefix}{column}" != "-updated"
     },
 }
+# The regulation's L1 order: most urgent first, then first come, first served. Not a
+# column: one computed key (``console.views.queue._sort_annotation``) so keyset paging,
+# which pages by one key and the id, keeps working.
+SORTS["priority-arrival"] = ("priority_arrival", False, _("Priority, then arrival"))
 DEFAULT_SORT = "-updated"
+# The default of agents who work as L1 operators only (see ``console.views.queue``).
+OPERATOR_DEFAULT_SORT = "priority-arrival"
 SLA_FILTERS = [
     ("", _("Any")),
     ("hour", _("Due within an hour")),

@@ -439,6 +439,7 @@ class MailboxForm(_Styled, forms.ModelForm):
             "default_organisation",
             "register_unknown_senders",
             "default_category",
+            "improvement_address",
             "batch_size",
             "is_active",
         ]

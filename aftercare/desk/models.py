@@ -327,6 +327,10 @@ class Event(models.Model):
     old = models.TextField(blank=True)
     new = models.TextField(blank=True)
     note = models.TextField(blank=True)
+    # A system note as message id and parameters (``desk.notes``): rendered again in the
+    # reader's language; ``note`` keeps the text in the language it was written in.
+    note_id = models.CharField(max_length=255, blank=True)
+    note_params = models.JSONField(default=dict, blank=True)
     is_internal = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -342,6 +346,15 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.field}".strip()
+
+    @property
+    def display_note(self) -> str:
+        """The note in the active (the reader's) language when it is a system note."""
+        if not self.note_id:
+            return self.note
+        from aftercare.desk.notes import render
+
+        return render(self.note_id, self.note_params, self.note)
 
 
 class Approval(models.Model):

@@ -22,6 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
@@ -39,6 +40,8 @@ from aftercare.desk.models import (
     Tag,
     Ticket,
 )
+from aftercare.desk.notes import Note
+from aftercare.desk.notes import deferred as deferred_note
 from aftercare.desk.numbering import allocate_number
 from aftercare.desk.signals import ticket_changed
 from aftercare.ops.maintenance import check_writable
@@ -88,6 +91,7 @@ def _event(
 
     ``context`` goes to the receivers with the event (e.g. ``delivery``: the deployment
     that released the request), never into the row."""
+    deferred = note if isinstance(note, Note) else None
     event = Event.objects.create(
         ticket=ticket,
         organisation_id=ticket.organisation_id,
@@ -96,7 +100,9 @@ def _event(
         field=field,
         old="" if old is None else str(old),
         new="" if new is None else str(new),
-        note=note,
+        note=str(note),
+        note_id=deferred.msgid if deferred else "",
+        note_params=deferred.params if deferred else {},
         is_internal=internal,
         created_at=at or timezone.now(),
     )
@@ -378,7 +384,7 @@ def reply(
             None,
             back,
             frozenset({workflow.SYSTEM}),
-            note=_("The customer replied."),
+            note=deferred_note(gettext_noop("The customer replied.")),
             at=now,
         )
         return message
@@ -780,7 +786,10 @@ def archive_released(*, now=None, days: int | None = None) -> list[str]:
                 Status.ARCHIVED,
                 frozenset({workflow.SYSTEM}),
                 at=now,
-                note=_("Archived automatically %(days)d days after release.") % {"days": days},
+                note=deferred_note(
+                    gettext_noop("Archived automatically %(days)d days after release."),
+                    days=days,
+                ),
             )
             archived.append(ticket.number)
     return archived
@@ -809,7 +818,8 @@ def deliver(*, ticket: Ticket, actor: User, note: str, at=None, delivery=None) -
     return True
 
 
-def system_note(*, ticket: Ticket, action: str, note: str) -> Event:
-    """An internal audit note written by the system (e.g. mail intake refusing a file)."""
+def system_note(*, ticket: Ticket, action: str, note: str | Note) -> Event:
+    """An internal audit note written by the system (e.g. mail intake refusing a file);
+    a ``desk.notes.Note`` is shown in the reader's language."""
     check_writable()
     return _event(ticket, None, action, note=note, internal=True)

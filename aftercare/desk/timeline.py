@@ -148,7 +148,7 @@ def build_timeline(permset: PermSet, ticket: Ticket) -> list[Entry]:
                 old=_label(ev.field, ev.old),
                 new=_label(ev.field, ev.new),
                 show_values=values,
-                note=ev.note if staff or ev.action in CUSTOMER_EVENT_NOTES else "",
+                note=ev.display_note if staff or ev.action in CUSTOMER_EVENT_NOTES else "",
             )
         )
     loose = files_by_message.get(None, [])

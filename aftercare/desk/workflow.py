@@ -5,7 +5,10 @@ consults only this table; views offer exactly the moves ``allowed_transitions`` 
 
 Roles: ``customer`` is the reporter (or a coordinator) of the ticket's organisation,
 ``coordinator`` a customer coordinator, the others staff roles; ``system`` is the
-scheduler (auto-archive) and the reply service (customer answered a waiting ticket).
+scheduler (auto-archive) and the reply service (customer answered a waiting ticket);
+``worker`` is the staff member who did the work on that request (its assignee, or the only
+staff member who answered on an unassigned one, see ``PermSet.did_the_work``): whoever
+did the work moves it to Done and Released, so L1 closes what L1 solved.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from aftercare.accounts.roles import Role
+from aftercare.accounts.roles import WORKER, Role
 from aftercare.desk.models import Status
 
 SYSTEM = "system"
@@ -22,6 +25,8 @@ SYSTEM = "system"
 STAFF = frozenset({Role.OPERATOR, Role.CONSULTANT, Role.DEVELOPER, Role.MANAGER, Role.ADMIN})
 TRIAGE = frozenset({Role.OPERATOR, Role.CONSULTANT, Role.MANAGER, Role.ADMIN})
 SOLVERS = frozenset({Role.CONSULTANT, Role.DEVELOPER, Role.MANAGER, Role.ADMIN})
+# The regulation: Done and Released by whoever did the work, besides the solvers.
+SOLVED_BY = SOLVERS | {WORKER}
 LEADS = frozenset({Role.CONSULTANT, Role.MANAGER, Role.ADMIN})
 CUSTOMERS = frozenset({Role.CUSTOMER, Role.COORDINATOR})
 
@@ -55,16 +60,16 @@ S = Status
 RULES: tuple[Rule, ...] = (
     # Planning: L1 registers into Backlog, plans into the two-week Sprint.
     _r(S.BACKLOG, S.SPRINT, TRIAGE, _("Plan into sprint")),
-    _r(S.BACKLOG, S.IN_PROGRESS, SOLVERS, _("Start work")),
+    _r(S.BACKLOG, S.IN_PROGRESS, SOLVED_BY, _("Start work")),
     _r(S.BACKLOG, S.WAITING, STAFF, _("Ask the customer"), sla=SlaEffect.PAUSE),
     _r(S.BACKLOG, S.REJECTED, TRIAGE, _("Reject"), reason_required=True, sla=SlaEffect.STOP),
     _r(S.SPRINT, S.BACKLOG, TRIAGE, _("Back to backlog")),
-    _r(S.SPRINT, S.IN_PROGRESS, SOLVERS, _("Start work")),
+    _r(S.SPRINT, S.IN_PROGRESS, SOLVED_BY, _("Start work")),
     _r(S.SPRINT, S.WAITING, STAFF, _("Ask the customer"), sla=SlaEffect.PAUSE),
     _r(S.SPRINT, S.REJECTED, TRIAGE, _("Reject"), reason_required=True, sla=SlaEffect.STOP),
     # Work.
     _r(S.IN_PROGRESS, S.WAITING, STAFF, _("Ask the customer"), sla=SlaEffect.PAUSE),
-    _r(S.IN_PROGRESS, S.DONE, SOLVERS, _("Mark done")),
+    _r(S.IN_PROGRESS, S.DONE, SOLVED_BY, _("Mark done")),
     _r(S.IN_PROGRESS, S.SPRINT, LEADS, _("Back to sprint")),
     _r(S.IN_PROGRESS, S.BACKLOG, LEADS, _("Back to backlog")),
     _r(S.IN_PROGRESS, S.REJECTED, LEADS, _("Reject"), reason_required=True, sla=SlaEffect.STOP),
@@ -74,14 +79,14 @@ RULES: tuple[Rule, ...] = (
     _r(S.WAITING, S.BACKLOG, STAFF | {SYSTEM}, _("Back to backlog"), sla=SlaEffect.RESUME),
     _r(S.WAITING, S.REJECTED, TRIAGE, _("Reject"), reason_required=True, sla=SlaEffect.STOP),
     # Delivery.
-    _r(S.DONE, S.RELEASED, SOLVERS | {SYSTEM}, _("Release"), sla=SlaEffect.STOP),
+    _r(S.DONE, S.RELEASED, SOLVED_BY | {SYSTEM}, _("Release"), sla=SlaEffect.STOP),
     # A deployment to the customer's production delivers what it carries, wherever the
     # request stands (``desk.services.deliver``; never offered as a button).
     *(
         _r(source, S.RELEASED, {SYSTEM}, _("Delivered by a deployment"), sla=SlaEffect.STOP)
         for source in (S.BACKLOG, S.SPRINT, S.IN_PROGRESS, S.WAITING)
     ),
-    _r(S.DONE, S.IN_PROGRESS, SOLVERS, _("Rework")),
+    _r(S.DONE, S.IN_PROGRESS, SOLVED_BY, _("Rework")),
     # The customer checks the result: accept, or reopen with a reason.
     _r(S.RELEASED, S.ARCHIVED, CUSTOMERS | {Role.MANAGER, Role.ADMIN, SYSTEM}, _("Accept")),
     _r(

@@ -182,6 +182,7 @@ class Row:
     action: str = "create"  # create, update, unchanged
     digest: str = ""
     record: ImportedRecord | None = None
+    number: str = ""  # the "number" column: our own request, when the file is our export
 
 
 @dataclass
@@ -474,9 +475,48 @@ def validate(
                 assignee=assignee,
                 created_at=created_at,
                 channel=channel,
+                number=cells.get("number", "").strip().upper(),
             )
         )
     return good, bad
+
+
+def _current(ticket: Ticket) -> dict:
+    """A request's values in the shape ``validate`` gives a row (a snapshot)."""
+    return {
+        "subject": ticket.subject,
+        "description": ticket.description,
+        "category": ticket.category,
+        "priority": int(ticket.priority),
+        "status": ticket.status,
+        "assignee": ticket.assignee_id,
+    }
+
+
+def _own_tickets(rows: list[Row], organisation: Organisation) -> dict[str, Ticket]:
+    """The requests of *this* organisation that rows without an import record name.
+
+    An export carries each request's number (and, for an imported one, the id it came
+    with): importing it back into the same organisation must find those requests, not
+    copy them. Only ``organisation``'s requests are looked up, so another organisation's
+    export never matches (or touches) anything but its own rows' new copies.
+    """
+    numbers = {r.number for r in rows if r.number}
+    external = {r.key for r in rows if r.key}
+    found: dict[str, Ticket] = {}
+    if numbers:
+        for t in Ticket.objects.filter(organisation=organisation, number__in=numbers):
+            found[t.number] = t
+    if external:
+        cards = ImportedRecord.objects.filter(
+            organisation=organisation,
+            kind=ImportedRecord.Kind.CARD,
+            external_id__in=external,
+            ticket__organisation=organisation,
+        ).select_related("ticket")
+        for record in cards:
+            found.setdefault(f"card:{record.external_id}", record.ticket)
+    return found
 
 
 def _plan(rows: list[Row], organisation: Organisation) -> None:
@@ -489,16 +529,33 @@ def _plan(rows: list[Row], organisation: Organisation) -> None:
             kind=ImportedRecord.Kind.ROW,
             external_id__in=keys,
             ticket__isnull=False,
-        )
+        ).select_related("ticket")
     }
+    own = _own_tickets([r for r in rows if records.get(r.key) is None], organisation)
     for row in rows:
         row.digest = _write.content_hash(
             {**row.values, "reporter": row.reporter.pk, "created_at": row.created_at}
         )
         row.record = records.get(row.key) if row.key else None
         if row.record is None:
+            ticket = own.get(row.number) or own.get(f"card:{row.key}")
+            if ticket is not None:
+                # Our own request coming back: compare with what it is now, and remember
+                # the row (written with the update) so the next run matches it directly.
+                row.record = ImportedRecord(
+                    organisation=organisation,
+                    source=SOURCE,
+                    kind=ImportedRecord.Kind.ROW,
+                    external_id=(row.key or ticket.number)[:255],
+                    ticket=ticket,
+                    snapshot=_current(ticket),
+                )
+                row.action = "unchanged" if _current(ticket) == row.values else "update"
+                continue
             row.action = "create"
-        elif row.record.content_hash == row.digest:
+        elif row.record.content_hash == row.digest or _current(row.record.ticket) == row.values:
+            # The source did not change, or the request already is what the row says
+            # (our own export of it coming back): nothing to write.
             row.action = "unchanged"
         else:
             row.action = "update"
@@ -595,5 +652,9 @@ def _update(row: Row, now: datetime) -> Ticket:
     record.snapshot = row.values
     record.content_hash = row.digest
     record.updated_at = now
-    record.save(update_fields=["snapshot", "content_hash", "updated_at"])
+    if record.pk is None:  # an exported request met again (see ``_plan``)
+        record.created_at = now
+        record.save()
+    else:
+        record.save(update_fields=["snapshot", "content_hash", "updated_at"])
     return ticket

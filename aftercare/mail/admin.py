@@ -28,6 +28,7 @@ with scopes_disabled():  # the organisation choices are built once, for every cu
                 "default_organisation",
                 "register_unknown_senders",
                 "default_category",
+                "improvement_address",
                 "batch_size",
                 "is_active",
             ]

@@ -35,14 +35,15 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
 from aftercare.desk import approvals, services
 from aftercare.desk.attachments import validate_upload
 from aftercare.desk.merge import resolve_merged
-from aftercare.desk.models import Approval, Channel, Ticket
+from aftercare.desk.models import Approval, Category, Channel, Ticket
+from aftercare.desk.notes import deferred as deferred_note
 from aftercare.mail import outbound
 from aftercare.mail.models import AddressStatus, InboundMessage, Mailbox, OutboundMail
 from aftercare.mail.parsing import (
@@ -650,6 +651,68 @@ def _add_reply(row: InboundMessage, parsed: ParsedMail, ticket: Ticket, sender: 
     return True
 
 
+# A sender proposes an improvement by tagging the subject, in any of the site's languages
+# (and without diacritics, as phones and old mailers often write them).
+IMPROVEMENT_TAGS = (
+    "improvement",
+    "suggestion",
+    "proposal",
+    "idea",
+    "enhancement",
+    "îmbunătățire",
+    "îmbunătăţire",
+    "imbunatatire",
+    "sugestie",
+    "propunere",
+    "amélioration",
+    "amelioration",
+    "proposition",
+    "idée",
+    "idee",
+    "покращення",
+    "пропозиція",
+    "вдосконалення",
+    "ідея",
+    "улучшение",
+    "предложение",
+    "идея",
+)
+_IMPROVEMENT_TAG = re.compile(
+    r"\[\s*(?:" + "|".join(re.escape(t) for t in IMPROVEMENT_TAGS) + r")\s*\]",
+    re.IGNORECASE,
+)
+
+
+def _improvement_addresses(mailbox: Mailbox | None) -> set[str]:
+    """The aliases for improvement proposals: the fetching mailbox's, or, for mail that
+    arrives without one (piped in, re-processed), every mailbox's."""
+    if mailbox is not None:
+        return {mailbox.improvement_address.lower()} if mailbox.improvement_address else set()
+    rows = Mailbox.objects.exclude(improvement_address="").values_list(
+        "improvement_address", flat=True
+    )
+    return {a.lower() for a in rows}
+
+
+def classify(parsed: ParsedMail, mailbox: Mailbox | None) -> tuple[str, str]:
+    """(category, subject) of a new request opened from mail.
+
+    The sender classifies the mail as an improvement proposal by a subject tag
+    ("[improvement]", "[предложение]", …: removed from the subject) or by writing to the
+    mailbox's alias for proposals; otherwise the mailbox's default category applies.
+    """
+    default = mailbox.default_category if mailbox else Category.INCIDENT
+    subject = parsed.subject
+    tagged = _IMPROVEMENT_TAG.search(subject)
+    if tagged:
+        subject = re.sub(r"\s{2,}", " ", _IMPROVEMENT_TAG.sub(" ", subject)).strip(" -:")
+    recipients = {a.lower() for a in (*parsed.to, *parsed.cc)}
+    aliased = bool(recipients & _improvement_addresses(mailbox))
+    if tagged or aliased:
+        return Category.IMPROVEMENT, subject or parsed.subject
+    return default, subject
+
+
 def _open(
     row: InboundMessage,
     parsed: ParsedMail,
@@ -663,12 +726,13 @@ def _open(
     if note:
         row.detail = (row.detail + "\n" + note).strip()
     uploads = _uploads(row, parsed)
+    category, subject = classify(parsed, mailbox)
     ticket = services.open_ticket(
         actor=sender,
         organisation=organisation,
-        subject=parsed.subject or _("(no subject)"),
+        subject=subject or _("(no subject)"),
         description=text,
-        category=mailbox.default_category if mailbox else "incident",
+        category=category,
         channel=Channel.EMAIL,
         attachments=uploads,
         quoted=quoted,
@@ -678,8 +742,10 @@ def _open(
         services.system_note(
             ticket=ticket,
             action="mail.follow_up",
-            note=_("Follow-up of %(number)s (written by e-mail after it was closed).")
-            % {"number": follow_up_of.number},
+            note=deferred_note(
+                gettext_noop("Follow-up of %(number)s (written by e-mail after it was closed)."),
+                number=follow_up_of.number,
+            ),
         )
     row.ticket = ticket
     row.organisation = organisation

@@ -70,6 +70,14 @@ class Mailbox(models.Model):
     default_category = models.CharField(
         _("default category"), max_length=20, choices=Category.choices, default=Category.INCIDENT
     )
+    improvement_address = models.EmailField(
+        _("address for improvement proposals"),
+        blank=True,
+        help_text=_(
+            "An alias delivered to this mailbox (e.g. ideas@…). New mail sent to it opens "
+            "an improvement suggestion instead of the default category."
+        ),
+    )
     batch_size = models.PositiveIntegerField(_("messages per fetch"), default=50)
     is_active = models.BooleanField(_("active"), default=True)
     last_fetch_at = models.DateTimeField(_("last fetch"), null=True, blank=True)

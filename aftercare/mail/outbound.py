@@ -115,6 +115,26 @@ KINDS: dict[str, Kind] = {
         _("Your message “%(subject)s” could not be accepted: %(reason)s"),
     ),
     "offer": Kind(_("Offer %(offer)s"), _("Please find attached our offer %(offer)s:")),
+    # SaaS migrations (aftercare.saas.notify): no request behind them.
+    "saas_quote": Kind(
+        _("Quote request %(reference)s from %(company)s"),
+        _("%(company)s asks for an offer for a SaaS migration (%(reference)s)."),
+        for_agents=True,
+    ),
+    "saas_quote_received": Kind(
+        _("Your quote request %(reference)s"),
+        _("Thank you: we have received your request for a SaaS migration offer."),
+    ),
+    "saas_offer_confirmed": Kind(
+        _("Offer %(offer)s confirmed"), _("%(author)s confirmed offer %(offer)s.")
+    ),
+    "saas_offer_declined": Kind(
+        _("Offer %(offer)s declined"), _("%(author)s declined offer %(offer)s.")
+    ),
+    "saas_statement": Kind(
+        _("Final statement %(invoice)s"),
+        _("Please find attached the final statement %(invoice)s for %(reference)s."),
+    ),
     "reopened": Kind(
         _("Reopened"), _("%(author)s reopened the request:"), essential=False, for_agents=True
     ),
@@ -147,6 +167,16 @@ KINDS: dict[str, Kind] = {
         _("%(duplicate)s merged into this request"),
         _("Request %(duplicate)s was merged into this one; its messages are now here."),
         essential=False,
+    ),
+    # To an organisation's coordinators (tenancy.contacts.remind_missing_replacements).
+    "contact_replacement": Kind(
+        _("Please name a replacement for %(name)s"),
+        _(
+            "%(name)s left as a contact person of %(organisation)s on %(left_on)s. As agreed "
+            "in the support regulation, please tell us within two working days who replaces "
+            "them (the replacement was due by %(due)s): reply to this message with the "
+            "name, role, e-mail and phone of the new contact person."
+        ),
     ),
 }
 

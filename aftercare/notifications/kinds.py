@@ -31,14 +31,21 @@ IN_APP = frozenset(
         "update_status",
         "merged",
         "merge_received",
+        "saas_quote",
+        "saas_offer_confirmed",
+        "saas_offer_declined",
+        "saas_statement",
     }
 )
 
 # Kinds that follow another kind's choice ("the solution is released" covers both).
-CHOICE_OF = {"delivered": "released"}
+CHOICE_OF = {"delivered": "released", "saas_offer_declined": "saas_offer_confirmed"}
 
 # Mail that cannot be turned off: it carries the approve/decline links.
-MAIL_ALWAYS = frozenset({"approval", "received", "mail_rejected", "offer"})
+# The final statement is the invoice: it is always mailed.
+MAIL_ALWAYS = frozenset(
+    {"approval", "received", "mail_rejected", "offer", "saas_quote_received", "saas_statement"}
+)
 
 # The choices offered on the notification settings page: (kind, label), per audience.
 STAFF_CHOICES = [
@@ -55,6 +62,8 @@ STAFF_CHOICES = [
     ("approval_declined", _("A customer declines what I asked")),
     ("sla_warning", _("An SLA deadline is approaching")),
     ("sla_breached", _("An SLA target was missed")),
+    ("saas_quote", _("A new SaaS migration quote request")),
+    ("saas_offer_confirmed", _("A customer answers a SaaS migration offer")),
 ]
 CUSTOMER_CHOICES = [
     ("reply", _("A reply on my request")),
@@ -68,4 +77,5 @@ CUSTOMER_CHOICES = [
     ("update_status", _("A status change on a request I am copied on")),
     ("merged", _("My request is merged into another")),
     ("merge_received", _("Another request is merged into mine")),
+    ("saas_offer_confirmed", _("An answer to a SaaS migration offer")),
 ]

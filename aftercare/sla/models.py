@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -193,6 +194,9 @@ class SlaClock(models.Model):
     paused_minutes = models.FloatField(default=0)
     warned_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    # A deadline agreed with the customer (``SlaExtension``): the clock is due then, not
+    # at the computed deadline, and is breached only if it runs past it.
+    extended_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ScopedManager(organisation="organisation")
 
@@ -214,6 +218,45 @@ class SlaClock(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in (self.State.RUNNING, self.State.PAUSED) and self.stopped_at is None
+
+
+class SlaExtension(models.Model):
+    """A deadline moved by agreement with the customer: who agreed, until when, why.
+
+    Kept as rows of their own (never folded into the clock) so reports can show agreed
+    extensions apart from breaches, and the trail says who agreed to what.
+    """
+
+    clock = models.ForeignKey(SlaClock, on_delete=models.CASCADE, related_name="extensions")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_extensions")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    agreed_by = models.ForeignKey(
+        "tenancy.ContactPerson",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("agreed by"),
+    )
+    previous_deadline = models.DateTimeField(_("previous deadline"), null=True, blank=True)
+    new_deadline = models.DateTimeField(_("new deadline"))
+    reason = models.TextField(_("reason"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organisation="organisation")
+
+    class Meta:
+        verbose_name = _("SLA extension")
+        verbose_name_plural = _("SLA extensions")
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["created_at"], name="sla_extension_created")]
+
+    def __str__(self) -> str:
+        return f"{self.clock_id} → {self.new_deadline}"
 
 
 class SlaPause(models.Model):

@@ -21,13 +21,24 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, DateTimeField, F, IntegerField, Q, QuerySet, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    When,
+)
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftercare.desk.models import OPEN_STATUSES, Category, Priority, Ticket
-from aftercare.sla.models import Metric, SlaClock
+from aftercare.sla.models import Metric, SlaClock, SlaExtension
 
 AGE_BUCKETS = [  # (upper bound in days, label)
     (1, "< 1d"),
@@ -52,6 +63,9 @@ class Row:
     label: str
     total: int = 0
     met: int = 0
+    # Met only because the deadline was extended by agreement with the customer: counted
+    # in ``met`` (no breach) and shown apart, so agreed extensions are visible.
+    extended: int = 0
 
     @property
     def breached(self) -> int:
@@ -71,6 +85,10 @@ class Report:
     backlog: list[tuple[str, int]] = field(default_factory=list)
     open_total: int = 0
     overdue: dict[str, int] = field(default_factory=dict)  # metric → still open, past due
+    extensions: list[SlaExtension] = field(default_factory=list)  # agreed in the period
+    extensions_total: int = 0
+
+    EXTENSIONS_SHOWN = 100
 
 
 def month_range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -90,8 +108,18 @@ def build(
     now = now or timezone.now()
     lo, hi = month_range(start, end)
     report = Report(start=start, end=end)
-    done = decided(clocks, lo, hi, now)
+    done = decided(clocks, lo, hi, now).annotate(
+        has_extension=Exists(SlaExtension.objects.filter(clock=OuterRef("pk")))
+    )
     met = Count("pk", filter=Q(state=SlaClock.State.MET))
+    extended = Count(
+        "pk",
+        filter=Q(
+            state=SlaClock.State.MET,
+            has_extension=True,
+            elapsed_minutes__gt=F("target_minutes"),
+        ),
+    )
     names = {
         "organisation": ("ticket__organisation__name", None),
         "priority": ("ticket__priority", Priority),
@@ -101,22 +129,37 @@ def build(
         per = {}
         rows = done.filter(metric=metric)
         for dim, (path, enum) in names.items():
-            data = rows.values(path).annotate(total=Count("pk"), met=met).order_by(path)
+            data = (
+                rows.values(path)
+                .annotate(total=Count("pk"), met=met, extended=extended)
+                .order_by(path)
+            )
             per[dim] = [
-                Row(str(enum(item[path]).label) if enum else item[path], item["total"], item["met"])
+                Row(
+                    str(enum(item[path]).label) if enum else item[path],
+                    item["total"],
+                    item["met"],
+                    item["extended"],
+                )
                 for item in data
             ]
         months = (
             rows.annotate(month=TruncMonth("decided_at"))
             .values("month")
-            .annotate(total=Count("pk"), met=met)
+            .annotate(total=Count("pk"), met=met, extended=extended)
             .order_by("month")
         )
         per["month"] = [
-            Row(item["month"].strftime("%Y-%m"), item["total"], item["met"]) for item in months
+            Row(item["month"].strftime("%Y-%m"), item["total"], item["met"], item["extended"])
+            for item in months
         ]
         per["all"] = [
-            Row(_("All"), sum(r.total for r in per["month"]), sum(r.met for r in per["month"]))
+            Row(
+                _("All"),
+                sum(r.total for r in per["month"]),
+                sum(r.met for r in per["month"]),
+                sum(r.extended for r in per["month"]),
+            )
         ]
         report.by_metric[metric] = per
         report.overdue[metric] = rows.filter(stopped_at__isnull=True).count()
@@ -143,6 +186,15 @@ def build(
     counts = {item["bucket"]: item["n"] for item in ages}
     report.backlog = [(label, counts.get(i, 0)) for i, (_u, label) in enumerate(AGE_BUCKETS)]
     report.open_total = sum(counts.values())
+    agreed = SlaExtension.objects.filter(
+        clock__in=clocks.values("pk"), created_at__gte=lo, created_at__lt=hi
+    )
+    report.extensions_total = agreed.count()
+    report.extensions = list(
+        agreed.select_related("ticket", "clock", "agreed_by").order_by("-created_at", "-pk")[
+            : Report.EXTENSIONS_SHOWN
+        ]
+    )
     return report
 
 
@@ -178,7 +230,16 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["metric", "dimension", "value", "total", "met", "breached", "compliance_percent"]
+        [
+            "metric",
+            "dimension",
+            "value",
+            "total",
+            "met",
+            "breached",
+            "compliance_percent",
+            "met_by_extension",
+        ]
     )
     for metric, per in report.by_metric.items():
         for dim, rows in per.items():
@@ -192,6 +253,7 @@ def to_csv(report: Report) -> str:
                         row.met,
                         row.breached,
                         "" if row.compliance is None else row.compliance,
+                        row.extended,
                     ]
                 )
     for metric, stats in report.times.items():
@@ -206,10 +268,13 @@ def to_csv(report: Report) -> str:
                     "",
                     "",
                     "" if value is None else round(value, 1),
+                    "",
                 ]
             )
     for label, n in report.backlog:
-        writer.writerow(["backlog", "age", label, n, "", "", ""])
+        writer.writerow(["backlog", "age", label, n, "", "", "", ""])
+    # Deadlines extended by agreement in the period (apart from breaches).
+    writer.writerow(["all", "extensions_agreed", "", report.extensions_total, "", "", "", ""])
     return out.getvalue()
 
 

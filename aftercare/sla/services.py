@@ -14,17 +14,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aftercare.accounts.models import User
 from aftercare.accounts.querysets import agents_seeing
 from aftercare.accounts.roles import GROUP_NAMES, PermSet, Role
 from aftercare.desk.models import Event, Level, Status, Ticket
+from aftercare.desk.notes import deferred as deferred_note
 from aftercare.sla.calendar import ALWAYS_WEEK, BusinessCalendar, parse_hours
 from aftercare.sla.models import (
     Calendar,
     Metric,
     Notification,
     SlaClock,
+    SlaExtension,
     SlaPause,
     SlaPlan,
     SlaTarget,
@@ -130,6 +133,10 @@ def _recompute(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
     clock.deadline = cal.add_seconds(clock.started_at, target + paused)
     warn_share = (clock.plan.warn_percent if clock.plan else 75) / 100
     clock.warn_at = cal.add_seconds(clock.started_at, int(target * warn_share) + paused)
+    if clock.extended_until and clock.extended_until > clock.deadline:
+        # Agreed with the customer: due then; warned as long before it as it would have been.
+        clock.warn_at = clock.extended_until - (clock.deadline - clock.warn_at)
+        clock.deadline = clock.extended_until
 
 
 def _sync_ticket(ticket: Ticket, now: datetime) -> None:
@@ -208,6 +215,8 @@ def _stop(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
     clock.stopped_at = now
     clock.elapsed_minutes = elapsed_minutes(clock, ticket, now)
     late = clock.elapsed_minutes > clock.target_minutes
+    if late and clock.extended_until is not None and clock.breached_at is None:
+        late = now > clock.extended_until  # within the deadline agreed with the customer
     clock.state = SlaClock.State.BREACHED if late else SlaClock.State.MET
     if late and clock.breached_at is None:
         clock.breached_at = now
@@ -298,7 +307,18 @@ def _notify(users, ticket: Ticket, clock: SlaClock, kind: str, now: datetime) ->
     return sent
 
 
-def _event(ticket: Ticket, action: str, clock: SlaClock, now: datetime, note: str) -> None:
+# The metric labels as messages, for notes rendered in the reader's language.
+METRIC_MSGIDS = {
+    Metric.FIRST_RESPONSE: gettext_noop("First response"),
+    Metric.RESOLUTION: gettext_noop("Resolution"),
+}
+
+
+def _metric_msgid(clock: SlaClock) -> dict:
+    return {"msgid": METRIC_MSGIDS.get(clock.metric, clock.metric)}
+
+
+def _event(ticket: Ticket, action: str, clock: SlaClock, now: datetime, note) -> None:
     from aftercare.desk.signals import ticket_changed
 
     event = Event.objects.create(
@@ -307,7 +327,9 @@ def _event(ticket: Ticket, action: str, clock: SlaClock, now: datetime, note: st
         action=action,
         field="sla",
         new=clock.metric,
-        note=note,
+        note=str(note),
+        note_id=note.msgid,
+        note_params=note.params,
         is_internal=True,
         created_at=now,
     )
@@ -339,11 +361,11 @@ def check(now: datetime | None = None) -> dict[str, int]:
                 "sla.warning",
                 clock,
                 now,
-                _("%(metric)s due at %(due)s")
-                % {
-                    "metric": clock.get_metric_display(),
-                    "due": timezone.localtime(clock.deadline).strftime("%Y-%m-%d %H:%M"),
-                },
+                deferred_note(
+                    gettext_noop("%(metric)s due at %(due)s"),
+                    metric=_metric_msgid(clock),
+                    due=timezone.localtime(clock.deadline).strftime("%Y-%m-%d %H:%M"),
+                ),
             )
             _notify(_assignee_or_managers(ticket), ticket, clock, "warning", now)
             _sync_ticket(ticket, now)
@@ -366,7 +388,9 @@ def check(now: datetime | None = None) -> dict[str, int]:
                 "sla.breached",
                 clock,
                 now,
-                _("%(metric)s target missed") % {"metric": clock.get_metric_display()},
+                deferred_note(
+                    gettext_noop("%(metric)s target missed"), metric=_metric_msgid(clock)
+                ),
             )
             _notify([ticket.assignee, *_managers(ticket)], ticket, clock, "breached", now)
             counts["breached"] += 1
@@ -374,6 +398,9 @@ def check(now: datetime | None = None) -> dict[str, int]:
                 ticket.level = Level.L2
                 ticket.version += 1
                 ticket.save(update_fields=["level", "version"])
+                escalation = deferred_note(
+                    gettext_noop("Escalated automatically: SLA target missed.")
+                )
                 ev = Event.objects.create(
                     ticket=ticket,
                     organisation_id=ticket.organisation_id,
@@ -381,7 +408,8 @@ def check(now: datetime | None = None) -> dict[str, int]:
                     field="level",
                     old=Level.L1,
                     new=Level.L2,
-                    note=_("Escalated automatically: SLA target missed."),
+                    note=str(escalation),
+                    note_id=escalation.msgid,
                     created_at=now,
                 )
                 from aftercare.desk.signals import ticket_changed
@@ -390,6 +418,112 @@ def check(now: datetime | None = None) -> dict[str, int]:
                 counts["escalated"] += 1
             _sync_ticket(ticket, now)
     return counts
+
+
+# -- extensions agreed with the customer ----------------------------------------------------
+
+
+class ExtensionError(ValueError):
+    """An extension that cannot be recorded; ``message`` says why, for the user."""
+
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+@transaction.atomic
+def extend(
+    *,
+    ticket: Ticket,
+    actor: User,
+    metric: str,
+    agreed_by,
+    new_deadline: datetime,
+    reason: str,
+    now: datetime | None = None,
+) -> SlaExtension:
+    """Move one clock's deadline to ``new_deadline`` as agreed with ``agreed_by`` (a
+    contact person of the request's organisation), and audit it on the request.
+
+    Staff only, and only on a request the actor may see (a restricted agent is refused
+    another organisation's). A clock already breached or stopped cannot be extended: an
+    agreement made after the fact does not undo a missed target, and reports would lie.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from aftercare.desk.signals import ticket_changed
+    from aftercare.ops.maintenance import check_writable
+
+    check_writable()
+    now = now or timezone.now()
+    permset = PermSet(actor)
+    if not permset.is_agent or not permset.may_view_ticket(ticket):
+        raise PermissionDenied(_("You may not extend the deadlines of this request."))
+    if agreed_by is None or agreed_by.organisation_id != ticket.organisation_id:
+        raise ExtensionError(
+            _("Choose who agreed among the contact persons of %(org)s.")
+            % {"org": ticket.organisation.name}
+        )
+    if not (reason or "").strip():
+        raise ExtensionError(_("Please give the reason agreed with the customer."))
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    clock = (
+        SlaClock.objects.select_for_update()
+        .select_related("plan")
+        .filter(ticket=ticket, metric=metric)
+        .first()
+    )
+    if clock is None or not clock.is_active:
+        raise ExtensionError(_("This request has no running clock for that target."))
+    if clock.breached_at is not None or clock.state == SlaClock.State.BREACHED:
+        raise ExtensionError(
+            _("This target was already missed; an extension cannot undo a breach.")
+        )
+    if new_deadline <= now:
+        raise ExtensionError(_("The new deadline must be in the future."))
+    current = clock.deadline or clock.extended_until
+    if current is not None and new_deadline <= current:
+        raise ExtensionError(
+            _("The new deadline must be later than the current one (%(due)s).")
+            % {"due": timezone.localtime(current).strftime("%Y-%m-%d %H:%M")}
+        )
+    extension = SlaExtension.objects.create(
+        clock=clock,
+        ticket=ticket,
+        organisation_id=ticket.organisation_id,
+        agreed_by=agreed_by,
+        previous_deadline=clock.deadline,
+        new_deadline=new_deadline,
+        reason=reason.strip(),
+        created_by=actor,
+        created_at=now,
+    )
+    clock.extended_until = new_deadline
+    _recompute(clock, ticket, now)
+    if clock.warn_at and clock.warn_at > now:
+        clock.warned_at = None  # warn again before the agreed deadline
+    clock.save()
+    _sync_ticket(ticket, now)
+    event = Event.objects.create(
+        ticket=ticket,
+        organisation_id=ticket.organisation_id,
+        actor=actor,
+        action="sla.extended",
+        field="sla",
+        old=clock.metric,
+        new=new_deadline.isoformat(),
+        note=_("%(metric)s deadline extended to %(due)s, agreed with %(who)s: %(reason)s")
+        % {
+            "metric": clock.get_metric_display(),
+            "due": timezone.localtime(new_deadline).strftime("%Y-%m-%d %H:%M"),
+            "who": agreed_by.name,
+            "reason": extension.reason,
+        },
+        is_internal=True,
+        created_at=now,
+    )
+    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+    return extension
 
 
 def is_staff_reply(event: Event) -> bool:

@@ -38,7 +38,8 @@ class SystemAdmin(UnscopedAdmin):
 
 @admin.register(models.ContactPerson)
 class ContactPersonAdmin(UnscopedAdmin):
-    list_display = ("name", "organisation", "role", "email")
+    list_display = ("name", "organisation", "role", "email", "left_on", "replaced_by")
+    list_filter = ("left_on",)
 
 
 @admin.register(models.Membership)

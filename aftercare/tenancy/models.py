@@ -152,6 +152,23 @@ class ContactPerson(models.Model):
         help_text=_("For example: IT manager, chief accountant, project sponsor."),
     )
     is_primary = models.BooleanField(_("primary contact"), default=False)
+    # The regulation: when a contact person leaves, the customer names a replacement
+    # within two working days; the desk reminds the coordinators until they do.
+    left_on = models.DateField(
+        _("left on"),
+        null=True,
+        blank=True,
+        help_text=_("The day this person stopped being a contact; a replacement is then due."),
+    )
+    replaced_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaces",
+        verbose_name=_("replaced by"),
+    )
+    replacement_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ScopedManager(organisation="organisation")
 
@@ -159,9 +176,33 @@ class ContactPerson(models.Model):
         verbose_name = _("contact person")
         verbose_name_plural = _("contact persons")
         ordering = ["-is_primary", "name"]
+        indexes = [models.Index(fields=["left_on"], name="contact_left_on")]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.replaced_by_id is not None:
+            if self.replaced_by_id == self.pk:
+                raise ValidationError({"replaced_by": _("A person cannot replace themselves.")})
+            if self.replaced_by.organisation_id != self.organisation_id:
+                raise ValidationError(
+                    {"replaced_by": _("The replacement must be a contact of the same customer.")}
+                )
+
+    @property
+    def replacement_missing(self) -> bool:
+        return self.left_on is not None and self.replaced_by_id is None
+
+    @property
+    def replacement_due(self):
+        """The last working day (the organisation's calendar) to name a replacement."""
+        if self.left_on is None:
+            return None
+        from aftercare.tenancy.contacts import replacement_due
+
+        return replacement_due(self.organisation, self.left_on)
 
 
 class Contract(models.Model):

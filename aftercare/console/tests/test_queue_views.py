@@ -118,8 +118,9 @@ def test_it_counts_every_view_in_one_query(
     client = client_for(operator)
     url = reverse("console:queue-counts")
     client.get(url)  # warm the session and content types
-    # Session, user, groups, restrictions, the saved views and one aggregate for them all.
-    with django_assert_max_num_queries(7):
+    # Session, user, groups, restrictions, the group names (the user's default order), the
+    # saved views and one aggregate for them all.
+    with django_assert_max_num_queries(8):
         response = client.get(url, HTTP_HX_CURRENT_URL="http://testserver/console/?level=2")
     assert response.status_code == 200
     counts = _counts(response)
@@ -204,8 +205,8 @@ def test_it_sorts_by_a_column_and_toggles_on_the_next_click(client_for, operator
     assert names == sorted(names, reverse=True)
 
 
-def test_it_marks_the_default_sort_on_the_updated_column(client_for, operator, desk):
-    response = client_for(operator).get(reverse("console:queue"))
+def test_it_marks_the_default_sort_on_the_updated_column(client_for, consultant, desk):
+    response = client_for(consultant).get(reverse("console:queue"))
     assert _header(response, "updated")["aria"] == "descending"
     assert parse_qs(urlsplit(_header(response, "updated")["href"]).query)["sort"] == ["updated"]
 
@@ -404,3 +405,76 @@ def test_it_pages_the_api_by_the_new_sorts_too(client_for, operator, tied, sort)
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 13
+
+
+# -- priority, then arrival: the L1 operator's order -------------------------------------
+
+
+@pytest.fixture
+def arrivals(owner, org, other_org, outsider):
+    """Requests arriving an hour apart, priorities out of arrival order, and created
+    (imported) out of id order: arrival is ``created_at``, not the id."""
+    start = timezone.now() - timedelta(days=1)
+    plan = [  # (subject, priority, hours after start)
+        ("normal early", Priority.NORMAL, 1),
+        ("critical late", Priority.CRITICAL, 9),
+        ("normal earliest", Priority.NORMAL, 0),
+        ("critical early", Priority.CRITICAL, 2),
+        ("low", Priority.LOW, 3),
+        ("high", Priority.HIGH, 5),
+    ]
+    tickets = {}
+    for subject, priority, hours in plan:
+        when = start + timedelta(hours=hours, microseconds=hours * 1000)
+        tickets[subject] = _set(
+            ticket_for(owner, org, subject=subject),
+            priority=priority,
+            created_at=when,
+            updated_at=timezone.now() - timedelta(minutes=hours),
+        )
+    tickets["beta"] = ticket_for(outsider, other_org, subject="Beta critical", priority=1)
+    return tickets
+
+
+ARRIVAL_ORDER = [
+    "critical early",
+    "critical late",
+    "high",
+    "normal earliest",
+    "normal early",
+    "low",
+]
+
+
+def test_an_operators_queue_opens_in_priority_then_arrival_order(
+    client_for, operator, consultant, arrivals
+):
+    AgentRestriction.objects.create(user=operator, organisation=arrivals["low"].organisation)
+    response = client_for(operator).get(reverse("console:queue"))
+    subjects = [t.subject for t in response.context["page"].rows]
+    assert subjects == ARRIVAL_ORDER  # and nothing of the organisation they may not see
+    assert 'value="priority-arrival" selected' in response.content.decode()
+    # Filtering without choosing an order keeps the operator's default.
+    filtered = client_for(operator).get(reverse("console:queue"), {"level": "1"})
+    assert [t.subject for t in filtered.context["page"].rows] == ARRIVAL_ORDER
+    # A consultant keeps the most recently updated first, and may choose the new order.
+    theirs = client_for(consultant).get(reverse("console:queue"))
+    assert [t.subject for t in theirs.context["page"].rows][0] == "Beta critical"
+    chosen = client_for(consultant).get(reverse("console:queue"), {"sort": "priority-arrival"})
+    rows = [t.subject for t in chosen.context["page"].rows]
+    assert rows == [*ARRIVAL_ORDER[:2], "Beta critical", *ARRIVAL_ORDER[2:]]
+
+
+def test_priority_then_arrival_pages_by_keyset_in_both_directions(
+    client_for, operator, arrivals, settings
+):
+    settings.AFTERCARE_QUEUE_PAGE_SIZE = 2
+    AgentRestriction.objects.create(user=operator, organisation=arrivals["low"].organisation)
+    client = client_for(operator)
+    pages = _walk(client, "priority-arrival")
+    seen = [t.subject for p in pages for t in p.rows]
+    assert seen == ARRIVAL_ORDER
+    back = client.get(
+        reverse("console:queue"), {"sort": "priority-arrival", "before": pages[2].prev_cursor}
+    ).context["page"]
+    assert [t.subject for t in back.rows] == ARRIVAL_ORDER[2:4]

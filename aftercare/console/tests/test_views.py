@@ -181,7 +181,9 @@ def dated(owner, org):
         ("-created", [4, 3, 2, 1, 0]),
         ("updated", [0, 1, 2, 3, 4]),
         ("-updated", [4, 3, 2, 1, 0]),
-        ("", [4, 3, 2, 1, 0]),
+        ("priority-arrival", [1, 3, 2, 0, 4]),
+        # An L1 operator's queue opens most urgent first, then in order of arrival.
+        ("", [1, 3, 2, 0, 4]),
     ],
 )
 def test_it_sorts_the_queue(agent, dated, sort, order):

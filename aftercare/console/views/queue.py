@@ -6,7 +6,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
-from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Trim
+from django.db.models.functions import Cast, Coalesce, Concat, Lower, NullIf, Trim
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,9 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from aftercare.accounts.querysets import agents
+from aftercare.accounts.roles import Role
 from aftercare.console.forms import (
     BULK_LIMIT,
     DEFAULT_SORT,
+    OPERATOR_DEFAULT_SORT,
     SLA_FILTERS,
     SORT_COLUMNS,
     SORTS,
@@ -34,6 +36,18 @@ from aftercare.desk.querysets import get_ticket_for_user, visible_tickets
 from aftercare.lib.keyset import paginate
 from aftercare.search.query import ticket_filter
 from aftercare.tenancy.querysets import visible_organisations
+
+
+def default_sort(permset) -> str:
+    """The order a queue opens in when nobody chose one.
+
+    An agent who works as an L1 operator only takes requests as the regulation says:
+    the most urgent first, then in order of arrival. Everyone else (consultants,
+    managers, an operator who is also a consultant) keeps the most recently updated first.
+    """
+    if permset.staff_roles == {Role.OPERATOR}:
+        return OPERATOR_DEFAULT_SORT
+    return DEFAULT_SORT
 
 
 def _cleaned(form: QueueFilterForm) -> dict:
@@ -90,7 +104,7 @@ def _filtered(request: HttpRequest, form: QueueFilterForm, default_status: str =
         qs = qs.filter(cond)
     # A sort key that is computed (the workflow's order of statuses, the assignee's name)
     # comes with the rows, so every caller (the queue, the API) pages by it alike.
-    key = SORTS.get(data.get("sort") or DEFAULT_SORT, SORTS[DEFAULT_SORT])[0]
+    key = SORTS.get(data.get("sort") or default_sort(request.permset), SORTS[DEFAULT_SORT])[0]
     annotation = _sort_annotation(key)
     if annotation is not None:
         qs = qs.annotate(**{key: annotation})
@@ -120,6 +134,16 @@ def _sort_annotation(key: str):
         )
     if key == "subject_key":
         return Lower("subject")
+    if key == "priority_arrival":
+        # Priority (one digit, 1 = critical) then the arrival instant, as one text key
+        # whose order is (priority, created_at): both databases write the UTC instant
+        # as "YYYY-MM-DD HH:MM:SS[.ffffff]", which sorts like the instant itself.
+        return Concat(
+            Cast("priority", CharField()),
+            Value(" "),
+            Cast("created_at", CharField()),
+            output_field=CharField(),
+        )
     if key == "assignee_key":
         # The name the list shows (display_name), empty for nobody: sorted last.
         name = NullIf(
@@ -132,9 +156,9 @@ def _sort_annotation(key: str):
     return None
 
 
-def _sorted(qs, sort: str):
+def _sorted(qs, sort: str, default: str = DEFAULT_SORT):
     """(queryset, key, descending) for a sort value; an unknown value sorts by default."""
-    key, descending, _label = SORTS.get(sort or DEFAULT_SORT, SORTS[DEFAULT_SORT])
+    key, descending, _label = SORTS.get(sort or default, SORTS[DEFAULT_SORT])
     annotation = _sort_annotation(key)
     if annotation is not None and key not in qs.query.annotations:
         qs = qs.annotate(**{key: annotation})
@@ -160,9 +184,9 @@ def _query(filters: dict, **extra) -> str:
     return urlencode({**filters, **{k: v for k, v in extra.items() if v}})
 
 
-def _headers(filters: dict, sort: str) -> list[dict]:
+def _headers(filters: dict, sort: str, default: str = DEFAULT_SORT) -> list[dict]:
     """Each column header: a link that sorts by it (again: the other way) and its state."""
-    current = sort or DEFAULT_SORT
+    current = sort or default
     headers = []
     for column, label, sortable in COLUMNS:
         header = {"column": column, "label": label, "sortable": sortable, "aria": "none"}
@@ -271,7 +295,8 @@ def _sidebar(request: HttpRequest, current: dict, sort: str) -> dict:
         base = base.filter(status__in=sorted(statuses))
     counts = base.aggregate(**aggregates)
     current_signature = _signature(current)
-    current_sort = sort or DEFAULT_SORT
+    default = default_sort(permset)
+    current_sort = sort or default
     views = {"builtin": [], "shared": [], "mine": []}
     for entry in entries:
         view = entry["saved"]
@@ -282,7 +307,7 @@ def _sidebar(request: HttpRequest, current: dict, sort: str) -> dict:
             if view
             else ("?" + _query(entry["filters"]) if entry["filters"] else "")
         )
-        entry["sort"] = (view.sort or DEFAULT_SORT) if view else ""
+        entry["sort"] = (view.sort or default) if view else ""
         entry["active"] = entry["signature"] == current_signature and (
             not view or entry["sort"] == current_sort
         )
@@ -307,9 +332,17 @@ def queue(request: HttpRequest) -> HttpResponse:
         agents=agent_list,
         lenient_organisation=True,
     )
+    default = default_sort(request.permset)
+    # The sort menu shows the order the list is in, the user's default included.
+    form.fields["sort"].initial = default
+    if form.is_bound and not request.GET.get("sort"):
+        form.data = form.data.copy()
+        form.data["sort"] = default
     qs, data = _filtered(request, form)
     filters, sort = _current_filters(request.GET)
-    sorted_qs, key, descending = _sorted(qs.select_related("organisation", "assignee"), sort)
+    sorted_qs, key, descending = _sorted(
+        qs.select_related("organisation", "assignee"), sort, default
+    )
     page = paginate(
         sorted_qs,
         key,
@@ -331,7 +364,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "total": qs.count(),
             "params": params.urlencode(),
             "nav": "queue",
-            "headers": _headers(filters, sort),
+            "headers": _headers(filters, sort, default),
             "views": _sidebar(request, filters, sort),
             "view_query": _query(filters, sort=sort),
             "may_share": request.permset.has("console.manage_shared_views"),

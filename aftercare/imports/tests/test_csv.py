@@ -256,3 +256,78 @@ def test_export_command_filters_and_writes_excel_csv(owner, org, other_org, oper
         call_command("export_csv", "--status", "open", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="No organisation"):
         call_command("export_csv", "--organisation", "zzz", stdout=StringIO(), stderr=StringIO())
+
+
+# -- our own export, imported back -------------------------------------------------------
+
+
+def _exported(queryset) -> bytes:
+    out = StringIO()
+    write_tickets(queryset, out)
+    return out.getvalue().encode()
+
+
+def test_exporting_and_importing_into_the_same_organisation_creates_nothing(owner, org, operator):
+    ticket_for(owner, org, subject="Posting fails")
+    ticket_for(owner, org, subject="=Formula in the subject", priority=Priority.HIGH)
+    imported = import_csv(
+        (HEADER + f"ext-7,Printing,Body,in_progress,incident,normal,{owner.email},,\n").encode(),
+        org,
+    )
+    assert imported.created == 1
+    before = set(Ticket.objects.values_list("number", flat=True))
+    data = _exported(Ticket.objects.filter(organisation=org))
+
+    first = import_csv(data, org)
+    assert not first.bad
+    assert (first.created, first.updated, first.unchanged) == (0, 0, 3)
+    assert set(Ticket.objects.values_list("number", flat=True)) == before
+    second = import_csv(data, org)
+    assert (second.created, second.updated, second.unchanged) == (0, 0, 3)
+    assert Ticket.objects.count() == 3
+
+
+def test_an_edited_export_updates_the_request_it_names_and_then_is_stable(owner, org, operator):
+    ticket = ticket_for(owner, org, subject="Posting fails")
+    events = Event.objects.filter(ticket=ticket).count()
+    data = _exported(Ticket.objects.filter(organisation=org)).decode()
+    data = data.replace("Posting fails", "Posting fails for credit notes").replace(
+        ",backlog,", ",sprint,"
+    )
+    changed = import_csv(data.encode(), org)
+    assert (changed.created, changed.updated) == (0, 1)
+    ticket.refresh_from_db()
+    assert (ticket.subject, ticket.status) == ("Posting fails for credit notes", Status.SPRINT)
+    assert Event.objects.filter(ticket=ticket).count() > events
+    record = ImportedRecord.objects.get(organisation=org, kind="row")
+    assert (record.ticket, record.external_id) == (ticket, ticket.number)
+    again = import_csv(data.encode(), org)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    assert Ticket.objects.count() == 1
+
+
+def test_a_dry_run_of_our_own_export_says_unchanged_and_writes_nothing(owner, org):
+    ticket_for(owner, org)
+    outcome = import_csv(_exported(Ticket.objects.all()), org, dry_run=True)
+    assert (outcome.created, outcome.unchanged, outcome.written) == (0, 1, False)
+    assert not ImportedRecord.objects.exists()
+
+
+def test_another_organisations_export_never_touches_its_requests(owner, org, other_org, outsider):
+    """Beta's export imported into Alpha (with Alpha's people) creates Alpha copies; Beta's
+    requests, whose numbers the file carries, stay exactly as they were."""
+    beta = ticket_for(outsider, other_org, subject="Beta ledger")
+    data = _exported(Ticket.objects.filter(organisation=other_org)).decode()
+    data = data.replace(outsider.email, owner.email).replace("Beta ledger", "Alpha ledger")
+    outcome = import_csv(data.encode(), org)
+    assert (outcome.created, outcome.updated) == (1, 0)
+    beta.refresh_from_db()
+    assert beta.subject == "Beta ledger"
+    assert Ticket.objects.filter(organisation=other_org).count() == 1
+    copy = Ticket.objects.get(organisation=org)
+    assert copy.number != beta.number and copy.subject == "Alpha ledger"
+    # The second run matches the copy (by the remembered row), still never Beta's.
+    again = import_csv(data.encode(), org)
+    assert (again.created, again.unchanged) == (0, 1)
+    assert not ImportedRecord.objects.filter(organisation=other_org).exists()
+    assert Ticket.objects.count() == 2

@@ -97,7 +97,7 @@ def test_manager_sees_the_report_and_exports_csv(history, client_for, manager):
     assert export["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert rows[0][0] == "metric"
-    assert ["resolution", "all", "All", "3", "2", "1", "66.7"] in rows
+    assert ["resolution", "all", "All", "3", "2", "1", "66.7", "0"] in rows
 
 
 def test_an_operator_cannot_see_reports(client_for, operator):
@@ -118,7 +118,7 @@ def test_coordinator_sees_only_their_organisation(history, client_for, coordinat
             )
         )
     )
-    assert ["resolution", "all", "All", "2", "1", "1", "50.0"] in rows
+    assert ["resolution", "all", "All", "2", "1", "1", "50.0", "0"] in rows
     assert not any("Beta" in cell for row in rows for cell in row)
 
 
