@@ -30,6 +30,7 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("reports/time/", views.time_report, name="time-report"),
     path("tickets/<str:number>/time/", views.time_add, name="time-add"),
+    path("tickets/<str:number>/sla/extend/", views.sla_extend, name="ticket-sla-extend"),
     path("tickets/<str:number>/time/edit/", views.time_edit, name="time-edit"),
     path("tickets/<str:number>/time/delete/", views.time_delete, name="time-delete"),
     path("notifications/", views.notifications, name="notifications"),

@@ -19,6 +19,7 @@ from aftercare.console.views.saved import (
     saved_view_move,
     saved_views,
 )
+from aftercare.console.views.sla_extend import sla_extend
 from aftercare.console.views.time import time_add, time_delete, time_edit, time_report
 from aftercare.notifications.views import inbox
 
@@ -54,6 +55,7 @@ __all__ = [
     "ticket_link",
     "ticket_merge",
     "ticket_unlink",
+    "sla_extend",
     "time_add",
     "time_delete",
     "time_edit",

@@ -83,8 +83,15 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, **forms) -> dict:
         "max_attachments": settings.AFTERCARE_MAX_ATTACHMENTS_PER_MESSAGE,
         "nav": "queue",
         "sla_clocks": clocks,
+        "sla_extension_form": _extension_form(request, ticket),
         "can_acknowledge": _acknowledgement_applies(ticket, clocks),
     }
+
+
+def _extension_form(request: HttpRequest, ticket: Ticket):
+    from aftercare.console.views.sla_extend import extension_form
+
+    return extension_form(ticket) if request.permset.is_agent else None
 
 
 def _time_panel(request: HttpRequest, ticket: Ticket, form=None) -> dict:
