@@ -553,5 +553,7 @@ def test_the_demo_plan_awaits_the_customers_sign_off(db, client_for):
     assert project.test_sessions.count() == 1
     assert project.technical_coordinator is not None and project.customer_responsible is not None
     coordinator = project.customer_responsible
+    coordinator.language = "en"  # the demo's coordinator reads Romanian
+    coordinator.save(update_fields=["language"])
     body = client_for(coordinator).get(portal_url(project)).content.decode()
     assert 'id="sign-plan-form"' in body and "signed v1" in body and "not signed" in body
