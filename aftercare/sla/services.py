@@ -468,7 +468,7 @@ def extend(
         raise ExtensionError(_("Please give the reason agreed with the customer."))
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     clock = (
-        SlaClock.objects.select_for_update()
+        SlaClock.objects.select_for_update(of=("self",))
         .select_related("plan")
         .filter(ticket=ticket, metric=metric)
         .first()
