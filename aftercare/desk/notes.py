@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, override
 
 
 def _resolve(value):
@@ -52,3 +52,9 @@ class Note:
 
 def deferred(msgid: str, **params) -> Note:
     return Note(msgid, params)
+
+
+def label(lazy) -> dict:
+    """A choice label (``gettext_lazy``) as a parameter translated at display time."""
+    with override(None):  # no active catalogue: the untranslated message
+        return {"msgid": str(lazy)}

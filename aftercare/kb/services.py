@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet
@@ -281,19 +282,22 @@ def create_from_ticket(*, ticket: Ticket, actor: User, **article_fields) -> Arti
     check_writable()
     check_documentation_request(ticket, actor)
     article = create_article(actor=actor, source_ticket=ticket, **article_fields)
+    from aftercare.desk.notes import deferred, label
     from aftercare.desk.services import system_note
 
     title = article.translations.get().title
     system_note(
         ticket=ticket,
         action="kb.article.created",
-        note=_("Knowledge-base article #%(id)s “%(title)s” (%(visibility)s) written by %(who)s.")
-        % {
-            "id": article.pk,
-            "title": title,
-            "visibility": article.get_visibility_display(),
-            "who": actor.get_full_name() or actor.username,
-        },
+        note=deferred(
+            gettext_noop(
+                "Knowledge-base article #%(id)s “%(title)s” (%(visibility)s) written by %(who)s."
+            ),
+            id=article.pk,
+            title=title,
+            visibility=label(Article.Visibility(article.visibility).label),
+            who=actor.get_full_name() or actor.username,
+        ),
     )
     return article
 

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet
@@ -434,14 +435,16 @@ def _deliver(
     *,
     linked: set[int],
 ) -> None:
+    from aftercare.desk.notes import deferred
     from aftercare.desk.services import deliver
 
     release = deployment.release
-    note = _("Delivered with %(product)s %(release)s on %(environment)s.") % {
-        "product": release.product.name,
-        "release": release.label,
-        "environment": environment.name,
-    }
+    note = deferred(
+        gettext_noop("Delivered with %(product)s %(release)s on %(environment)s."),
+        product=release.product.name,
+        release=release.label,
+        environment=environment.name,
+    )
     for ticket in tickets:
         if ticket.pk not in linked:
             ChangeLink.objects.get_or_create(
@@ -459,25 +462,36 @@ def _deliver(
 def _note_on_tickets(
     deployment: Deployment, environment: Environment, actor: User, tickets: list[Ticket]
 ) -> None:
+    from aftercare.desk.notes import deferred, label
     from aftercare.desk.services import system_note
 
-    text = _(
-        "%(release)s deployed to %(environment)s (%(kind)s) at %(when)s by %(who)s: %(result)s."
-    ) % {
+    params = {
         "release": deployment.release.label,
         "environment": environment.name,
-        "kind": environment.get_kind_display(),
+        "kind": label(Environment.Kind(environment.kind).label),
         "when": timezone.localtime(deployment.deployed_at, environment.organisation.zone).strftime(
             "%Y-%m-%d %H:%M"
         ),
         "who": actor.get_full_name() or actor.username,
-        "result": deployment.get_result_display(),
+        "result": label(Deployment.Result(deployment.result).label),
     }
     if deployment.is_emergency:
-        text += "\n" + _("Emergency change approved by %(who)s: %(reason)s") % {
-            "who": actor.get_full_name() or actor.username,
-            "reason": deployment.emergency_reason,
-        }
+        text = deferred(
+            gettext_noop(
+                "%(release)s deployed to %(environment)s (%(kind)s) at %(when)s by %(who)s: "
+                "%(result)s.\nEmergency change approved by %(who)s: %(reason)s"
+            ),
+            reason=deployment.emergency_reason,
+            **params,
+        )
+    else:
+        text = deferred(
+            gettext_noop(
+                "%(release)s deployed to %(environment)s (%(kind)s) at %(when)s by %(who)s: "
+                "%(result)s."
+            ),
+            **params,
+        )
     for ticket in tickets:
         system_note(ticket=ticket, action="lifecycle.deployment.recorded", note=text)
 
@@ -536,13 +550,17 @@ def mark_delivered(*, release: Release, ticket: Ticket, actor: User) -> Delivere
         defaults={"organisation_id": ticket.organisation_id, "added_by": actor},
     )
     if created:
+        from aftercare.desk.notes import deferred
         from aftercare.desk.services import system_note
 
         system_note(
             ticket=ticket,
             action="lifecycle.release.delivers",
-            note=_("To be delivered with %(product)s %(release)s.")
-            % {"product": release.product.name, "release": release.label},
+            note=deferred(
+                gettext_noop("To be delivered with %(product)s %(release)s."),
+                product=release.product.name,
+                release=release.label,
+            ),
         )
     return row
 

@@ -620,7 +620,10 @@ def _refused_note(row: InboundMessage, ticket: Ticket) -> None:
         services.system_note(
             ticket=ticket,
             action="mail.attachments_refused",
-            note=_("Files in the e-mail that were not accepted:") + "\n" + "\n".join(refused),
+            note=deferred_note(
+                gettext_noop("Files in the e-mail that were not accepted:\n%(files)s"),
+                files="\n".join(refused),
+            ),
         )
 
 
@@ -772,17 +775,17 @@ def _bounce_note(row: InboundMessage, parsed: ParsedMail, sent: OutboundMail) ->
     services.system_note(
         ticket=ticket,
         action="mail.bounce",
-        note=_(
-            "Our e-mail “%(subject)s” to %(address)s could not be delivered: %(reason)s "
-            "(delivery report from %(sender)s, mail log #%(row)s)."
-        )
-        % {
-            "subject": sent.subject,
-            "address": sent.to_address,
-            "reason": parsed.bounce_reason or _("no reason given"),
-            "sender": parsed.from_address or "?",
-            "row": row.pk,
-        },
+        note=deferred_note(
+            gettext_noop(
+                "Our e-mail “%(subject)s” to %(address)s could not be delivered: %(reason)s "
+                "(delivery report from %(sender)s, mail log #%(row)s)."
+            ),
+            subject=sent.subject,
+            address=sent.to_address,
+            reason=parsed.bounce_reason or {"msgid": gettext_noop("no reason given")},
+            sender=parsed.from_address or "?",
+            row=row.pk,
+        ),
     )
     row.ticket = ticket
     row.organisation_id = ticket.organisation_id
@@ -842,16 +845,19 @@ def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bo
             return False  # not a pending decision of this sender: the usual routing
         ticket = approval.ticket
         row.organisation_id = approval.organisation_id
-        note = _(
-            "The reply to the approval request “%(action)s” is neither a clear yes nor a "
-            "clear no; nothing was decided. Ask the customer."
-        ) % {"action": approval.action[:200]}
+        note = deferred_note(
+            gettext_noop(
+                "The reply to the approval request “%(action)s” is neither a clear yes nor a "
+                "clear no; nothing was decided. Ask the customer."
+            ),
+            action=approval.action[:200],
+        )
         if _add_reply(row, parsed, ticket, sender):
             row.ticket = ticket
             row.reason = replies.UNSURE_REASON
             services.system_note(ticket=ticket, action="desk.approval.unclear_reply", note=note)
         else:
-            _set(row, Outcome.TRIAGE, replies.UNSURE_REASON, note)
+            _set(row, Outcome.TRIAGE, replies.UNSURE_REASON, str(note))
         return True
     row.ticket = approval.ticket
     row.organisation_id = approval.organisation_id

@@ -182,6 +182,12 @@ def test_it_answers_a_documentation_request_with_an_article(owner, org, consulta
     assert a.source_ticket == ticket
     note = Event.objects.get(ticket=ticket, action="kb.article.created")
     assert note.is_internal and f"#{a.pk}" in note.note
+    # A system note: each reader sees it in their own language.
+    from django.utils import translation
+
+    with translation.override("fr"):
+        assert f"#{a.pk}" in note.display_note and "Export manual" in note.display_note
+        assert note.display_note != note.note
 
 
 def test_it_refuses_an_article_from_another_kind_of_request(owner, org, consultant, erp):

@@ -349,3 +349,42 @@ def test_an_area_may_have_several_parties_each_with_scope_and_response_time(
     assert "Host Co" in html and "Application errors" in html
     assert "4 business hours" in html and "1 business hour<" in html
     assert "Pre-sales" in html and "Hardware" in html  # every area is listed
+
+
+# -- the notes on the requests are read in the reader's language ---------------------------
+
+
+def test_delivery_and_deployment_notes_render_in_each_readers_language(
+    land, consultant, change, coordinator
+):
+    from django.utils import translation
+
+    _work_on(change, consultant, Status.IN_PROGRESS, Status.DONE)
+    _prove(land, consultant, land["r113"])
+    _approve(change, land["r113"], land, consultant, coordinator)
+    with translation.override("en"):
+        services.mark_delivered(release=land["r113"], ticket=change, actor=consultant)
+        _to_production(land, consultant, land["r113"], [change])
+
+    marked = Event.objects.get(ticket=change, action="lifecycle.release.delivers")
+    moved = Event.objects.get(ticket=change, action="desk.ticket.status_changed", new="released")
+    recorded = Event.objects.filter(ticket=change, action="lifecycle.deployment.recorded").latest(
+        "pk"
+    )
+    assert marked.note_id == "To be delivered with %(product)s %(release)s."
+    assert moved.note_id == "Delivered with %(product)s %(release)s on %(environment)s."
+    assert recorded.note_params["kind"] == {"msgid": "Production"}
+    assert recorded.note_params["result"] == {"msgid": "Succeeded"}
+    for event in (marked, moved, recorded):
+        assert "11.3" in event.note and event.is_internal in (True, False)
+        with translation.override("en"):
+            english = event.display_note
+        assert english == event.note  # stored text: the language it was written in
+        for language in ("ro", "fr", "uk", "ru"):
+            with translation.override(language):
+                shown = event.display_note
+            assert "11.3" in shown
+            assert shown != english, (language, event.action, shown)
+    with translation.override("ro"):
+        assert "Producție" in recorded.display_note or "producție" in recorded.display_note
+        assert "Succeeded" not in recorded.display_note

@@ -183,7 +183,11 @@ def test_an_executable_attachment_is_refused_but_the_request_is_kept(alpha):
     ticket = result.inbound.ticket
     assert [a.name for a in ticket.attachments.all()] == ["ok.png"]
     assert "tool.exe" in result.inbound.detail
-    assert ticket.events.filter(action="mail.attachments_refused", is_internal=True).exists()
+    note = ticket.events.get(action="mail.attachments_refused", is_internal=True)
+    from django.utils import translation
+
+    with translation.override("uk"):
+        assert "tool.exe" in note.display_note and note.display_note != note.note
 
 
 def test_unknown_senders_wait_in_triage(db):

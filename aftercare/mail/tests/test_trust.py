@@ -361,6 +361,10 @@ def test_a_delivery_report_lands_on_its_request_as_an_internal_note(victim, atta
     assert result.inbound.ticket == victim
     note = victim.events.get(action="mail.bounce")
     assert note.is_internal and "5.1.1" in note.note
+    from django.utils import translation
+
+    with translation.override("ro"):  # shown in the reader's language
+        assert "5.1.1" in note.display_note and note.display_note != note.note
     assert victim.messages.count() == 1  # nothing public, nothing for the customer
     status = intake.AddressStatus.objects.get(address="ana@alpha.example")
     assert status.suppressed  # the bounce flag as before
