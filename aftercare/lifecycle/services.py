@@ -751,10 +751,8 @@ def first_window_opening(environment: Environment, day) -> datetime | None:
     return None
 
 
-class RolloutRefused(Exception):
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
+class RolloutRefused(DeploymentRefused):
+    """A rollout plan, an upgrade's result or its cancelling breaks rules (``reasons``)."""
 
 
 @transaction.atomic

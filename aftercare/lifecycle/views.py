@@ -514,7 +514,7 @@ def rollout_detail(request: HttpRequest, rollout_id: int) -> HttpResponse:
                 messages.success(request, _("Upgrade cancelled."))
             else:
                 raise Http404("No such action")
-        except (services.RolloutRefused, services.DeploymentRefused) as refused:
+        except services.DeploymentRefused as refused:  # rollouts' refusals too
             errors[target.pk] = refused.reasons
             status = 400
         else:
