@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aftercare.desk.models import CLOSED_STATUSES, Approval, Category, Status, Ticket
+from aftercare.lib.wallclock import in_zone
 from aftercare.lib.widgets import DateInput, DateTimeInput
 from aftercare.lifecycle.models import Deployment, Environment, Product, Release, ReleaseNote
 
@@ -82,11 +83,7 @@ class DeploymentForm(forms.Form):
         )
 
     def clean_deployed_at(self) -> datetime:
-        value = self.cleaned_data["deployed_at"]
-        # The browser sends wall-clock time; it is the customer's, not the server's.
-        if timezone.is_aware(value):
-            value = value.replace(tzinfo=None)
-        return timezone.make_aware(value, self.environment.organisation.zone)
+        return in_zone(self.cleaned_data["deployed_at"], self.environment.organisation.zone)
 
 
 def _approval_states(tickets) -> dict[int, str]:
@@ -232,9 +229,4 @@ class UpgradeResultForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_deployed_at(self):
-        value = self.cleaned_data.get("deployed_at")
-        if value is None:
-            return None
-        if timezone.is_aware(value):
-            value = value.replace(tzinfo=None)
-        return timezone.make_aware(value, self.zone)
+        return in_zone(self.cleaned_data.get("deployed_at"), self.zone)

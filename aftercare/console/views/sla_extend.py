@@ -8,12 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from aftercare.console.views.common import agent_required
 from aftercare.desk.querysets import get_ticket_for_user
+from aftercare.lib.wallclock import in_zone
 from aftercare.lib.widgets import DateTimeInput
 from aftercare.sla import services as sla_services
 from aftercare.sla.models import SlaClock
@@ -47,10 +47,7 @@ class ExtensionForm(forms.Form):
         }
 
     def clean_new_deadline(self):
-        value = self.cleaned_data["new_deadline"]
-        if timezone.is_aware(value):
-            value = value.replace(tzinfo=None)
-        return timezone.make_aware(value, self.ticket.organisation.zone)
+        return in_zone(self.cleaned_data["new_deadline"], self.ticket.organisation.zone)
 
 
 def extension_form(ticket, data=None) -> ExtensionForm | None:
