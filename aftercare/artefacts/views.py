@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from aftercare.artefacts import services
 from aftercare.artefacts.forms import ArtefactForm, VersionForm
 from aftercare.artefacts.models import Artefact, ArtefactVersion
+from aftercare.lib.files import stored_file_response
 
 
 def _with_versions(rows):
@@ -139,17 +140,7 @@ def download(request: HttpRequest, version_id: int) -> FileResponse:
     )
     if version is None:
         raise Http404("No such file")
-    try:
-        handle = version.file.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("The file is missing from storage") from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=version.name, content_type=version.content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file_response(version.file, name=version.name, content_type=version.content_type)
 
 
 @login_required
