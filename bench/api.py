@@ -52,6 +52,13 @@ user runs):
     ``--auth token:<key>`` (or ``basic:USER:PASS`` / ``session:USER:PASS``) and
     ``--var queue=<id>``. Its API needs an admin (``is_staff``) user.
 
+``bare`` (create only: ``--scenario create:1 --scenario create:8``)
+    The ceiling for this stack: ``bench/bare/``, a bare Django + django-ninja + SQLite
+    project with one create endpoint (bearer token looked up, payload validated, a number
+    allocated, the request, its first message and one event written in one transaction),
+    same SQLite settings as Aftercare's embedded default, seeded with as many rows as the
+    Aftercare target has (``--bare-rows``), served by its own gunicorn with ``--workers``.
+
 ``custom``
     Nothing is assumed: give ``--base-url``, ``--auth``, ``--create-path``,
     ``--create-body``, ``--list-path``, ``--filter-query`` and ``--page2``.
@@ -105,7 +112,7 @@ from console import (  # noqa: E402 - bench/ is not a package
 )
 
 HOST = "127.0.0.1"
-TARGETS = ("aftercare", "helpdesk", "custom")
+TARGETS = ("aftercare", "helpdesk", "bare", "custom")
 DEFAULT_SCENARIOS = ["list:1", "list:8", "filter:1", "page2:1", "create:1", "create:8"]
 SCENARIO_KINDS = ("list", "filter", "page2", "create")
 
@@ -155,6 +162,16 @@ PRESETS: dict[str, dict] = {
         "page2": "query:page=2",
         "login_path": "/login/",
         "ready_path": "/login/",
+    },
+    # The ceiling for the stack: bare Django + django-ninja + SQLite (bench/bare/), create only.
+    "bare": {
+        "create_path": "/api/tickets",
+        "create_body": AFTERCARE_BODY,
+        "list_path": None,
+        "filter_query": [],
+        "page2": None,
+        "login_path": "/api/ready",
+        "ready_path": "/api/ready",
     },
     "custom": {
         "create_path": None,
@@ -625,6 +642,66 @@ class HelpdeskServer:
             self.tmp = None
 
 
+class BareServer:
+    """bench/bare: the same create on bare Django + django-ninja + SQLite, seeded with
+    ``--bare-rows`` requests (default: as many as the Aftercare target has, else 100k)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.proc: subprocess.Popen | None = None
+        self.tmp: str | None = None
+
+    def start(self, target: Target, rows: int) -> None:
+        args = self.args
+        self.tmp = tempfile.mkdtemp(prefix="bare-api-")
+        cwd = ROOT / "bench" / "bare"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE")}
+        for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE"):
+            env.pop(key, None)
+        env["BARE_DATA_DIR"] = self.tmp
+        env["PYTHONPATH"] = str(cwd)
+        made = subprocess.run(
+            [sys.executable, "-m", "bareproj.setup", "--rows", str(rows)],
+            cwd=cwd,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        info = json.loads(made.stdout.strip().splitlines()[-1])
+        port = free_port()
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        cmd = [gunicorn, "bareproj.wsgi:application", "--bind", f"{HOST}:{port}"]
+        cmd += ["--workers", str(args.workers), "--log-level", "warning"]
+        cmd += ["--timeout", str(args.gunicorn_timeout)]
+        self.proc = start_server(
+            cmd, env, cwd, port, Path(self.tmp) / "gunicorn.log", PRESETS["bare"]["ready_path"]
+        )
+        target.base_url = f"http://{HOST}:{port}"
+        target.auth = Auth(f"bearer:{info['token']}")
+        target.variables.setdefault("organisation", str(info["organisation"]))
+        target.variables.setdefault("reporter", str(info["reporter"]))
+        target.info = {
+            "server": "own gunicorn (bench/bare)",
+            "engine": "sqlite3",
+            "tickets": info["tickets"],
+            "workers": args.workers,
+            "auth": "Bearer token",
+        }
+        print(
+            f"bare: {info['tickets']} rows (in {self.tmp}), gunicorn {args.workers} workers "
+            f"on port {port}",
+            flush=True,
+        )
+
+    def stop(self) -> None:
+        stop_server(self.proc)
+        self.proc = None
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
 # --- the load generator -----------------------------------------------------------------
 
 
@@ -815,6 +892,12 @@ def parse_args() -> argparse.Namespace:
         help="SQLite: write to the seeded database instead of a copy",
     )
     p.add_argument("--helpdesk-data", default="/tmp/peer/data100k")
+    p.add_argument(
+        "--bare-rows",
+        type=int,
+        default=0,
+        help="rows seeded for --target bare (default: the Aftercare target's count, else 100k)",
+    )
     p.add_argument("--helpdesk-venv", default="/tmp/peer/venv")
     p.add_argument(
         "--helpdesk-project",
@@ -890,16 +973,26 @@ def main() -> None:
     names = list(dict.fromkeys(args.target or ["aftercare"]))
     scenarios = parse_scenarios(args.scenario or DEFAULT_SCENARIOS)
     targets = [build_target(n, args) for n in names]
-    servers: list[AftercareServer | HelpdeskServer] = []
+    servers: list[AftercareServer | HelpdeskServer | BareServer] = []
     results: list[Result] = []
     load_before = os.getloadavg()
     try:
         for t in targets:
             if not t.base_url:
                 if t.name == "aftercare":
-                    server: AftercareServer | HelpdeskServer = AftercareServer(args)
+                    server: AftercareServer | HelpdeskServer | BareServer = AftercareServer(args)
                 elif t.name == "helpdesk":
                     server = HelpdeskServer(args)
+                elif t.name == "bare":
+                    server = BareServer(args)
+                    rows = args.bare_rows or next(
+                        (int(o.info["tickets"]) for o in targets if o.info.get("tickets")),
+                        100_000,
+                    )
+                    servers.append(server)
+                    server.start(t, rows)
+                    t.auth.sign_in(t.base_url.rstrip("/"), t.login_path)
+                    continue
                 else:
                     raise SystemExit("--target custom needs --base-url")
                 servers.append(server)
