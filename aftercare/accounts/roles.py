@@ -137,6 +137,12 @@ for _role in (Role.MANAGER, Role.ADMIN):
         "lifecycle.change_environment",
         "lifecycle.approve_emergency_deployment",
     ]
+# Availability (downtime records): every agent views them; operators, consultants,
+# managers and administrators record and correct them.
+for _role in STAFF_ROLES:
+    ROLE_PERMISSIONS[_role] += ["availability.view_downtime"]
+for _role in (Role.OPERATOR, Role.CONSULTANT, Role.MANAGER, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] += ["availability.add_downtime", "availability.change_downtime"]
 # Canned answers (the composer's prepared replies): managers and administrators keep them.
 for _role in (Role.MANAGER, Role.ADMIN):
     ROLE_PERMISSIONS[_role] += [

@@ -28,7 +28,14 @@ class OrganisationAdmin(UnscopedAdmin):
 
 @admin.register(models.Contract)
 class ContractAdmin(UnscopedAdmin):
-    list_display = ("number", "organisation", "starts_on", "ends_on", "support_hours")
+    list_display = (
+        "number",
+        "organisation",
+        "starts_on",
+        "ends_on",
+        "support_hours",
+        "availability_target",
+    )
 
 
 @admin.register(models.System)

@@ -8,9 +8,11 @@ returning another customer's rows.
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -240,6 +242,18 @@ class Contract(models.Model):
         help_text=_(
             "Every deployment to a production environment of this contract needs a "
             "coordinator's approval of the release."
+        ),
+    )
+    availability_target = models.DecimalField(
+        _("availability target (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_(
+            "Monthly availability of the production environments in the support hours, "
+            "for example 99.50. Empty: no target."
         ),
     )
     notes = models.TextField(_("notes"), blank=True)
