@@ -474,3 +474,19 @@ AFTERCARE_PAYMENT_TERMS_DAYS = env_int("AFTERCARE_PAYMENT_TERMS_DAYS", 30, minim
 AFTERCARE_QUOTE_MIN_SECONDS = env_int("AFTERCARE_QUOTE_MIN_SECONDS", 3, minimum=0)
 AFTERCARE_QUOTE_RATE_LIMIT = env_int("AFTERCARE_QUOTE_RATE_LIMIT", 5, minimum=1)
 AFTERCARE_QUOTE_RATE_WINDOW = env_int("AFTERCARE_QUOTE_RATE_WINDOW_SECONDS", 3600, minimum=1)
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.alerts"]
+# Customers' monitoring alerts (docs/monitoring.md): the largest accepted body, how much
+# of a body the received-log keeps, requests per integration and minute, the flap window
+# and the least time between two "fired again" notes on one request.
+AFTERCARE_ALERTS_MAX_BYTES = env_int("AFTERCARE_ALERTS_MAX_BYTES", 256 * 1024, minimum=1024)
+AFTERCARE_ALERTS_KEEP_BYTES = env_int("AFTERCARE_ALERTS_KEEP_BYTES", 64 * 1024, minimum=1024)
+AFTERCARE_ALERTS_RATE_PER_MINUTE = env_int("AFTERCARE_ALERTS_RATE_PER_MINUTE", 6000, minimum=1)
+AFTERCARE_ALERTS_FLAP_MINUTES = env_int("AFTERCARE_ALERTS_FLAP_MINUTES", 30, minimum=0)
+AFTERCARE_ALERTS_NOTE_MINUTES = env_int("AFTERCARE_ALERTS_NOTE_MINUTES", 15, minimum=0)
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.availability"]
+# Messengers (docs/messengers.md): Telegram is off while no bot token is set.
+INSTALLED_APPS = [*INSTALLED_APPS, "aftercare.channels"]
+AFTERCARE_TELEGRAM_TOKEN = env_secret("AFTERCARE_TELEGRAM_TOKEN", "")
+AFTERCARE_TELEGRAM_API_URL = env_str("AFTERCARE_TELEGRAM_API_URL", "https://api.telegram.org")
+AFTERCARE_TELEGRAM_WEBHOOK_SECRET = env_secret("AFTERCARE_TELEGRAM_WEBHOOK_SECRET", "")
+AFTERCARE_CHANNELS_OUTBOX_CRON = env_str("AFTERCARE_CHANNELS_OUTBOX_CRON", "* * * * *")

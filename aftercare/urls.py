@@ -36,7 +36,10 @@ urlpatterns = [
     path("api/", include("aftercare.api.urls")),
     path("mail/", include("aftercare.mail.urls")),
     path("lifecycle/", include("aftercare.lifecycle.urls")),
+    path("alerts/", include("aftercare.alerts.urls")),
     path("portal/environments/", include("aftercare.lifecycle.portal_urls")),
+    path("availability/", include("aftercare.availability.urls")),
+    path("portal/availability/", include("aftercare.availability.portal_urls")),
     path("kb/", include("aftercare.kb.urls")),
     path("portal/kb/", include("aftercare.kb.portal_urls")),
     path("projects/", include("aftercare.projects.urls")),
@@ -46,6 +49,10 @@ urlpatterns = [
     path("artefacts/", include("aftercare.artefacts.urls")),
     path("files/documents/", include("aftercare.artefacts.file_urls")),
     path("portal/documents/", include("aftercare.artefacts.portal_urls")),
+    path("console/messengers/", include("aftercare.channels.urls")),
+    path("portal/messengers/", include("aftercare.channels.portal_urls")),
+    # Telegram's webhook: no sign-in; the secret in the address and header is checked.
+    path("channels/", include("aftercare.channels.webhook_urls")),
     # The public quote request form, and the offer mail's capability link.
     path("quote/", include("aftercare.saas.public_urls")),
     # A capability URL from an e-mail: the signed token is the credential (no sign-in).

@@ -59,6 +59,10 @@ STAFF_PAGES = [
     ("lifecycle:rollouts", ()),
     ("lifecycle:rollout", ("{rollout}",)),
     ("lifecycle:rollout-new", ("{release}",)),
+    ("alerts:list", ()),
+    ("availability:overview", ()),
+    ("availability:organisation", ("carpathia",)),
+    ("availability:environment", ("{environment}",)),
     ("artefacts:target", ("release", "{release}")),
     ("saas:list", ()),
     ("projects:list", ()),
@@ -68,6 +72,7 @@ STAFF_PAGES = [
     ("kb:edit", ("{article}",)),
     ("monitoring:failure-list", ()),
     ("mail:log", ()),
+    ("channels:inbox", ()),
 ]
 CUSTOMER_PAGES = [
     ("portal:list", ()),
@@ -79,12 +84,14 @@ CUSTOMER_PAGES = [
     ("notifications:settings", ()),
     ("search:portal", ()),
     ("lifecycle_portal:environments", ()),
+    ("availability_portal:organisation", ("carpathia",)),
     ("project_portal:list", ()),
     ("project_portal:detail", ("{project}",)),
     ("kb_portal:list", ()),
     ("kb_portal:detail", ("{article}",)),
     ("artefacts_portal:list", ()),
     ("saas_portal:list", ()),
+    ("channels_portal:messengers", ()),
 ]
 # (username, pages, languages walked). The restricted operator is walked in two languages:
 # the restriction changes what is listed, not how the page is laid out.

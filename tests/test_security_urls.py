@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -158,6 +158,13 @@ KWARG_VALUES: dict[str, Callable[[Beta], object]] = {
     "webhook_id": lambda b: _settings_object("webhook", b).pk,
     # A bell notice of B's reporter about B's request.
     "notification_id": lambda b: b.notification.pk,
+    # B's monitoring integration and a payload it posted (aftercare/alerts).
+    "integration_id": lambda b: _beta_alerts(b)[0].pk,
+    "payload_id": lambda b: _beta_alerts(b)[1].pk,
+    # Telegram's webhook: the secret is the credential; the walk tries a forged one.
+    "secret": lambda b: "forged-secret",
+    # A downtime of B's environment (availability pages).
+    "downtime_id": lambda b: _beta_downtime(b).pk,
 }
 # The same arguments pointing at nothing. An API answer about B's data must be exactly the
 # answer about data that does not exist, or the answer itself confirms B's data is there.
@@ -179,6 +186,7 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
     "step": lambda b: "no-such-step",
     "offer_token": lambda b: "no-such-token",
     "target": lambda b: "project",
+    "secret": lambda b: "no-such-secret",
     **{
         k: (lambda b: 2_000_000_000)
         for k in (
@@ -191,9 +199,30 @@ GHOST_VALUES: dict[str, Callable[[Beta], object]] = {
             "release_id",
             "article_id",
             "rollout_id",
+            "integration_id",
+            "payload_id",
+            "downtime_id",
         )
     },
 }
+
+
+def _beta_alerts(beta: Beta) -> tuple:
+    """B's alert integration (bound to B's environment) and a payload it posted."""
+    from aftercare.alerts import services as alert_services
+    from aftercare.alerts.models import AlertIntegration, AlertPayload
+
+    integration = AlertIntegration.objects.filter(organisation=beta.org).first()
+    if integration is None:
+        integration, _secret = alert_services.issue(
+            organisation=beta.org, environment=beta.environment, name="B monitoring", actor=None
+        )
+    payload = AlertPayload.objects.get_or_create(
+        organisation=beta.org,
+        integration=integration,
+        defaults={"format": "generic", "body": "{", "outcome": "rejected", "status_code": 400},
+    )[0]
+    return integration, payload
 
 
 def _settings_object(kind: str, beta: Beta):
@@ -251,6 +280,8 @@ CUSTOMER_PAGES = {
     "artefacts_portal:list",
     # The customer's own environments, versions and deployments (lifecycle).
     "lifecycle_portal:environments",
+    # The coordinator's own organisations' availability (others: the list is empty).
+    "availability_portal:index",
     # Published articles of the products the customer's organisations run (kb tests).
     "kb_portal:list",
     "kb_portal:suggest",
@@ -272,6 +303,8 @@ CUSTOMER_PAGES = {
     "favicon",
     # Full-text search over visible_tickets (aftercare/search/tests cover every role).
     "search:portal",
+    # One's own messenger links (channels.services.visible_links).
+    "channels_portal:messengers",
     # One's own notifications and mail choices (notifications.services.for_user).
     "notifications:inbox",
     "notifications:read",
@@ -300,6 +333,9 @@ PUBLIC_PAGES = {
     "healthz",
     "readyz",
     "favicon",
+    # Telegram's webhook: no sign-in; the secret in the address and header is checked
+    # (403), and with Telegram off the address does not exist (404).
+    "channels_webhook:telegram",
 }
 # API endpoints for staff only: customers get 403 whatever they name, as in the console.
 STAFF_ONLY_API = {"api:v1:user-list", "api:v1:user-detail", "api:v1:ticket-sla"}
@@ -307,6 +343,13 @@ STAFF_ONLY_API = {"api:v1:user-list", "api:v1:user-detail", "api:v1:ticket-sla"}
 STAFF_ONLY_API |= {"api:v1:time-list", "api:v1:time-create"}
 # The console's full-text search page (aftercare/search) is outside the console namespace.
 STAFF_ONLY_API |= {"search:console"}
+# Monitoring systems post alerts with their integration's own token, never a session:
+# 401 to everyone signed in (aftercare/alerts/tests/test_boundaries.py).
+INTEGRATION_TOKEN_API = {
+    "api:v1:alerts-alertmanager",
+    "api:v1:alerts-zabbix",
+    "api:v1:alerts-generic",
+}
 # django-ninja's marker for the API's base path (it computes the schema's paths from it):
 # it answers 404 to everyone and serves nothing.
 NINJA_ROOT = "api:v1:api-root"
@@ -318,6 +361,8 @@ def _is_api(route: Route) -> bool:
 
 # Staff pages outside the API: a customer gets 403 whatever they name.
 STAFF_NAMESPACES = {
+    "alerts",
+    "channels",
     "console",
     "mail",
     "monitoring",
@@ -326,6 +371,7 @@ STAFF_NAMESPACES = {
     "saas",
     "kb",
     "artefacts",
+    "availability",
 }
 
 
@@ -560,6 +606,24 @@ def _beta_environment(other_org):
     return beta_land["test"]
 
 
+def _beta_downtime(beta: Beta):
+    """A downtime of B's environment (one per walk; the walk asks more than once)."""
+    from datetime import timedelta
+
+    from aftercare.availability.models import Downtime
+
+    found = Downtime.objects.filter(organisation=beta.org).first()
+    if found is None:
+        start = timezone.now() - timedelta(hours=3)
+        found = Downtime.objects.create(
+            environment=beta.environment,
+            started_at=start,
+            ended_at=start + timedelta(hours=1),
+            cause="Beta database crash",
+        )
+    return found
+
+
 def _beta_article(beta: Beta):
     """A published article about a product only B runs (kb pages take article_id)."""
     from aftercare.kb.models import Article, ArticleText
@@ -686,7 +750,7 @@ def test_it_walks_the_pages_that_matter():
 def test_it_knows_every_keyword_argument(route, beta):
     path = _fill(route, beta)
     if not route.kwargs and not _staff_only(route) and route.name != NINJA_ROOT:
-        assert route.name in CUSTOMER_PAGES, (
+        assert route.name in CUSTOMER_PAGES | INTEGRATION_TOKEN_API, (
             f"{route.name} takes no argument and is outside the console: decide whether "
             "customers may open it and add it to CUSTOMER_PAGES, or give it a rule here."
         )
@@ -700,6 +764,16 @@ def test_it_fills_arguments_that_open_the_page_for_its_rightful_user(
     route, beta, operator, client_for
 ):
     """Control: the 404s below mean "not yours", not "no such page"."""
+    if route.name == "channels_webhook:telegram":  # Telegram itself, with the real secret
+        with override_settings(
+            AFTERCARE_TELEGRAM_TOKEN="1:walk", AFTERCARE_TELEGRAM_WEBHOOK_SECRET="walk-secret"
+        ):
+            response = Client().get(
+                reverse(route.name, args=["walk-secret"]),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "walk-secret"},
+            )
+        assert response.status_code == 405  # reached the view; updates are POSTed
+        return
     path = _fill(route, beta)
     rightful = operator if _staff_only(route) else beta.ticket.reporter
     if (route.name or "").startswith("console:settings-"):  # managers' and admins' pages

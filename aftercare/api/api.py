@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
+from aftercare.alerts.api import router as alerts_router
 from aftercare.api import conversation, directory, errors, notifications, tickets, timeentries
 from aftercare.api.auth import SessionAuth, TokenAuth, as_caller
 
@@ -59,3 +60,5 @@ for router in (
 ):
     router.add_decorator(as_caller)
     api.add_router("", router)
+# Monitoring alerts: their own integration tokens, never a person's (aftercare.alerts.api).
+api.add_router("", alerts_router)

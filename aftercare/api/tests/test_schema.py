@@ -57,6 +57,9 @@ ENDPOINTS = {
     ("get", "/api/v1/tickets/{number}/followers"),
     ("post", "/api/v1/tickets/{number}/followers"),
     ("delete", "/api/v1/tickets/{number}/followers/{user_id}"),
+    ("post", "/api/v1/alerts/alertmanager"),
+    ("post", "/api/v1/alerts/zabbix"),
+    ("post", "/api/v1/alerts/generic"),
 }
 
 

@@ -146,6 +146,8 @@ class Command(WritingCommand):
         __import__("aftercare.saas.demo", fromlist=["load"]).load(staff)
         __import__("aftercare.kb.demo", fromlist=["load"]).load(staff)
         __import__("aftercare.artefacts.demo", fromlist=["load"]).load(staff)
+        __import__("aftercare.availability.demo", fromlist=["load"]).load(staff)
+        __import__("aftercare.alerts.demo", fromlist=["load"]).load(staff)
         # The demo's history would otherwise flood the terminal with a hundred mails the
         # moment the worker starts; they stay in the outbox, marked as not sent.
         from aftercare.mail.models import OutboundMail
