@@ -285,6 +285,8 @@ def insert_rows(connection, model, rows: list[dict]) -> None:
     names = [f.attname for f in fields]
     defaults = {f.attname: f.get_default() for f in fields}
     datetimes = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
+    # JSON columns (e.g. an event's note parameters) go in as the field stores them.
+    jsons = {f.attname: f for f in fields if f.get_internal_type() == "JSONField"}
     adapt = connection.ops.adapt_datetimefield_value
     quote = connection.ops.quote_name
     sql = (
@@ -293,7 +295,11 @@ def insert_rows(connection, model, rows: list[dict]) -> None:
     )
     values = [
         tuple(
-            adapt(row.get(n, defaults[n])) if n in datetimes else row.get(n, defaults[n])
+            adapt(row.get(n, defaults[n]))
+            if n in datetimes
+            else jsons[n].get_db_prep_save(row.get(n, defaults[n]), connection)
+            if n in jsons
+            else row.get(n, defaults[n])
             for n in names
         )
         for row in rows
