@@ -26,6 +26,9 @@ def _media(settings, tmp_path):
 def _huey_immediate(settings):
     """Jobs run inline in tests; tests/test_huey_consumer.py runs the real consumer."""
     settings.HUEY.immediate = True
+    # Follow-ups run in the change's transaction (pytest-django never commits);
+    # desk/tests/test_followups.py runs them after real commits.
+    settings.AFTERCARE_FOLLOWUPS = "inline"
 
 
 @pytest.fixture(autouse=True)

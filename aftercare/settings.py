@@ -202,6 +202,13 @@ else:
     )
 # Schedules (crontab: minute hour day month weekday).
 AFTERCARE_SLA_CHECK_CRON = env_str("AFTERCARE_SLA_CHECK_CRON", "* * * * *")
+# What a change owes others (mails, notices, webhooks, chats, the search index) is done
+# after its commit (desk/followups.py): "worker" (the background job), "commit" (the same
+# process right after the commit) or "inline" (in the change's transaction).
+AFTERCARE_FOLLOWUPS = env_str("AFTERCARE_FOLLOWUPS", "worker")
+if AFTERCARE_FOLLOWUPS not in ("worker", "commit", "inline"):
+    raise ImproperlyConfigured("AFTERCARE_FOLLOWUPS must be worker, commit or inline")
+AFTERCARE_FOLLOWUPS_CRON = env_str("AFTERCARE_FOLLOWUPS_CRON", "* * * * *")
 AFTERCARE_ARCHIVE_CRON = env_str("AFTERCARE_ARCHIVE_CRON", "15 2 * * *")
 # Remind coordinators of contact persons who left without a named replacement.
 AFTERCARE_CONTACT_REMINDER_CRON = env_str("AFTERCARE_CONTACT_REMINDER_CRON", "0 8 * * 1-5")

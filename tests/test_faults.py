@@ -160,6 +160,64 @@ def test_a_worker_killed_after_claiming_a_webhook_delivers_each_exactly_once(org
     assert posted == sorted(str(u) for u in Delivery.objects.values_list("uuid", flat=True))
 
 
+FILE_ONE = """
+from django_scopes import scopes_disabled
+from aftercare.accounts.models import User
+from aftercare.desk import services
+from aftercare.tenancy.models import Organisation
+with scopes_disabled():
+    owner = User.objects.get(username="owner")
+    org = Organisation.objects.get(code="alpha")
+    services.open_ticket(actor=owner, organisation=org, subject="Crash {n}",
+                         description="Filed by a process that dies after its commit.",
+                         category="incident")
+"""
+EXPAND = "from aftercare.desk.tasks import expand_followups; expand_followups()"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_killed_after_its_commit_still_tells_everyone_exactly_once(owner, org, tmp_path):
+    """The web process dies right after committing a request (before it could enqueue the
+    follow-ups); then a worker dies after telling everyone but before its own commit. The
+    next worker tells everyone, once."""
+    from aftercare.desk.models import Followup
+    from aftercare.search.models import SearchDocument
+
+    env = base_env(database_url=database_url(), data_dir=tmp_path, AFTERCARE_FOLLOWUPS="worker")
+    cluster = Cluster(env, tmp_path / "logs")
+    doomed_env = {**env, "AFTERCARE_FAULTS": "desk.followups.after_commit=1"}
+    for n in range(3):
+        with pytest.raises(RuntimeError):  # SIGKILL: the script "fails"
+            Cluster(doomed_env, tmp_path / "logs").python(FILE_ONE.format(n=n))
+    tickets = list(Ticket.objects.filter(subject__startswith="Crash "))
+    assert len(tickets) == 3  # committed
+    assert Followup.objects.count() == 3
+    assert not OutboundMail.objects.filter(kind="received").exists()
+    try:
+        doomed = cluster.consumer(
+            "doomed", env={**env, "AFTERCARE_FAULTS": "desk.followups.expanded=2"}
+        )
+        cluster.python(EXPAND)
+        doomed.wait(timeout=60)
+        assert doomed.returncode == -signal.SIGKILL, cluster.logs()
+        # Its batch was one transaction: nothing of it is left, every row is still there.
+        assert Followup.objects.count() == 3
+        assert not OutboundMail.objects.filter(kind="received").exists()
+
+        cluster.consumer("healthy")
+        cluster.python(EXPAND)
+        _wait(lambda: not Followup.objects.exists(), what="the follow-ups expanded")
+    finally:
+        cluster.stop()
+    receipts = sorted(
+        OutboundMail.objects.filter(kind="received").values_list("ticket__subject", flat=True)
+    )
+    assert receipts == ["Crash 0", "Crash 1", "Crash 2"]
+    assert (
+        SearchDocument.objects.filter(ticket__in=tickets).values("ticket").distinct().count() == 3
+    )
+
+
 # -- the database goes away -----------------------------------------------------------------
 
 

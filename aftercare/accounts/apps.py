@@ -16,9 +16,29 @@ class AccountsConfig(AppConfig):
         from aftercare.accounts.views import admin_login
 
         post_migrate.connect(sync_role_groups, dispatch_uid="aftercare.sync_role_groups")
+        _forget_permsets_on_change()
         # /admin/login/ is the throttled sign-in with its 2FA step, not Django's own form.
         admin.site.login = admin_login
         admin.site.has_permission = _admin_permission(admin.site.has_permission)
+
+
+def _forget_permsets_on_change() -> None:
+    """A change to who may do what forgets the request's shared permission sets."""
+    from django.contrib.auth.models import Group
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from aftercare.accounts.models import User
+    from aftercare.accounts.roles import forget_permsets
+    from aftercare.tenancy.models import AgentRestriction, Membership, Organisation
+
+    for model in (User, Group, Membership, AgentRestriction, Organisation):
+        uid = f"aftercare.forget_permsets.{model._meta.label_lower}"
+        post_save.connect(forget_permsets, sender=model, dispatch_uid=f"{uid}.save")
+        post_delete.connect(forget_permsets, sender=model, dispatch_uid=f"{uid}.delete")
+    for through in (User.groups.through, User.user_permissions.through, Group.permissions.through):
+        m2m_changed.connect(
+            forget_permsets, sender=through, dispatch_uid=f"aftercare.forget_permsets.{through}"
+        )
 
 
 def _admin_permission(original):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
-from aftercare.accounts.roles import PermSet
+from aftercare.accounts.roles import PermSet, shared_permsets
 
 
 class UserPreferencesMiddleware:
@@ -16,6 +16,10 @@ class UserPreferencesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        with shared_permsets():
+            return self._call(request)
+
+    def _call(self, request: HttpRequest) -> HttpResponse:
         request.permset = PermSet(request.user)  # type: ignore[attr-defined]
         user = request.user
         previous = translation.get_language()

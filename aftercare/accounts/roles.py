@@ -8,6 +8,9 @@ the workflow table and templates consult, so a rule is written in exactly one pl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -195,12 +198,58 @@ def sync_role_groups(**kwargs: Any) -> None:
         group.permissions.set([by_name[p] for p in ROLE_PERMISSIONS[role]])
 
 
-@dataclass
+# One PermSet per person while a request (or a follow-up job) runs, so the services,
+# the API and the notification rules it passes through ask the database once.
+_shared: ContextVar[dict[int, PermSet] | None] = ContextVar("aftercare_permsets", default=None)
+
+
+@contextmanager
+def shared_permsets() -> Iterator[None]:
+    """Within this block ``PermSet(user)`` returns the same instance for the same person.
+
+    Entered by ``UserPreferencesMiddleware`` for each request and by the follow-up job for
+    each change. Any change to roles, memberships, restrictions or a person's row forgets
+    them all (``forget_permsets``), so a check after a change sees it."""
+    if _shared.get() is not None:
+        yield
+        return
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
+def forget_permsets(*args: Any, **kwargs: Any) -> None:
+    shared = _shared.get()
+    if shared:
+        shared.clear()
+
+
+@dataclass(init=False)
 class PermSet:
     """What one user may do, computed once per request."""
 
     user: User
     _cache: dict[str, Any] = field(default_factory=dict)
+
+    def __new__(cls, user: User | None) -> PermSet:
+        shared = _shared.get()
+        pk = getattr(user, "pk", None)
+        if shared is not None and pk is not None:
+            known = shared.get(pk)
+            if known is not None:
+                return known
+            made = super().__new__(cls)
+            shared[pk] = made
+            return made
+        return super().__new__(cls)
+
+    def __init__(self, user: User | None) -> None:
+        if "_cache" in self.__dict__:
+            return  # the request's shared instance for this person, already built
+        self.user = user  # type: ignore[assignment]
+        self._cache = {}
 
     @cached_property
     def is_authenticated(self) -> bool:
@@ -210,7 +259,20 @@ class PermSet:
     def perms(self) -> frozenset[str]:
         if not self.is_authenticated:
             return frozenset()
-        return frozenset(self.user.get_all_permissions())
+        user = self.user
+        if user.is_superuser or hasattr(user, "_perm_cache"):
+            return frozenset(user.get_all_permissions())
+        # Django's ModelBackend asks twice (the person's own, then their groups'); one
+        # query gives the same set, and is kept where ``user.has_perm`` looks for it.
+        from django.contrib.auth.models import Permission
+        from django.db.models import Q
+
+        rows = Permission.objects.filter(Q(user=user) | Q(group__user=user)).values_list(
+            "content_type__app_label", "codename"
+        )
+        perms = {f"{app}.{codename}" for app, codename in rows}
+        user._perm_cache = perms
+        return frozenset(perms)
 
     @cached_property
     def staff_roles(self) -> frozenset[str]:

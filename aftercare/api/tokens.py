@@ -66,7 +66,8 @@ def authenticate(secret: str, *, now: datetime | None = None) -> ApiToken:
     """The active token with this secret, its user loaded; else ``TokenRefused``.
 
     ``last_used_at`` is written at most once per ``AFTERCARE_API_TOKEN_TOUCH_SECONDS``
-    with a conditional UPDATE, so a busy script does not write a row per request.
+    with a conditional UPDATE, so a busy script does not write a row per request (nor
+    take the database's write lock: the row just read says whether it is due).
     """
     now = now or timezone.now()
     secret = secret.strip()
@@ -82,6 +83,8 @@ def authenticate(secret: str, *, now: datetime | None = None) -> ApiToken:
     if not token.user.is_active:
         raise TokenRefused(_("The account of this API token is disabled."))
     stale = now - timedelta(seconds=settings.AFTERCARE_API_TOKEN_TOUCH_SECONDS)
+    if token.last_used_at is not None and token.last_used_at >= stale:
+        return token
     ApiToken.objects.filter(pk=token.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
     ).update(last_used_at=now)

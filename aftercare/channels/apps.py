@@ -9,8 +9,8 @@ class ChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         from aftercare.channels import outbound
-        from aftercare.desk.signals import ticket_changed
+        from aftercare.desk.signals import ticket_followup
 
-        ticket_changed.connect(
+        ticket_followup.connect(
             outbound.on_ticket_changed, dispatch_uid="channels.on_ticket_changed"
         )

@@ -1,7 +1,7 @@
 """Agents' public replies go back to the chats that discuss the request.
 
-The receiver runs inside the reply's transaction (``desk.signals.ticket_changed``) and
-only writes ``ChatDelivery`` rows (unique per message and chat, so exactly once); the
+The receiver runs when the reply's follow-ups are expanded after its commit
+(``desk.signals.ticket_followup``) and only writes ``ChatDelivery`` rows (unique per message and chat, so exactly once); the
 sending happens in a job after the commit, with retries, so a messenger outage never
 fails or slows the agent's reply. Internal notes never produce a row. A chat gets the
 reply only while its contact may still see the request (the one rule,
@@ -34,7 +34,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
     actor = event.actor
     if actor is None or not PermSet(actor).is_agent:
         return  # the customer's own words are not echoed back to them
-    message = (
+    message = kwargs.get("message") or (
         Message.objects.filter(ticket=ticket, kind=Message.Kind.PUBLIC, author=actor)
         .order_by("-created_at", "-pk")
         .first()

@@ -357,6 +357,32 @@ class Event(models.Model):
         return render(self.note_id, self.note_params, self.note)
 
 
+class Followup(models.Model):
+    """What a committed change still owes others: its outbox row (``desk.followups``).
+
+    Written in the change's transaction beside its ``Event``; expanded after the commit
+    (mails, in-app notices, webhook rows, chat replies, the search document) in one
+    transaction that also deletes the row, so a crash between the two loses nothing and
+    a repeated expansion is refused by the rows' keys.
+    """
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="+")
+    # Model instances the receivers get besides the event (e.g. the reply's message),
+    # stored as {"name": ["app_label.model", pk]}.
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("pending follow-up")
+        verbose_name_plural = _("pending follow-ups")
+
+    def __str__(self) -> str:
+        return f"follow-up of event {self.event_id}"
+
+
 class Approval(models.Model):
     """A customer's written consent to an action on a request, asked for by an agent.
 

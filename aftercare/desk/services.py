@@ -26,7 +26,7 @@ from django.utils.translation import gettext_noop
 
 from aftercare.accounts.models import User
 from aftercare.accounts.roles import PermSet, Role
-from aftercare.desk import workflow
+from aftercare.desk import followups, workflow
 from aftercare.desk.attachments import content_type_for, safe_name, validate_uploads
 from aftercare.desk.models import (
     Attachment,
@@ -43,7 +43,6 @@ from aftercare.desk.models import (
 from aftercare.desk.notes import Note
 from aftercare.desk.notes import deferred as deferred_note
 from aftercare.desk.numbering import allocate_number
-from aftercare.desk.signals import ticket_changed
 from aftercare.ops.maintenance import check_writable
 from aftercare.tenancy.models import Contract, Organisation, System
 
@@ -106,7 +105,7 @@ def _event(
         is_internal=internal,
         created_at=at or timezone.now(),
     )
-    ticket_changed.send(sender=Ticket, ticket=ticket, event=event, **(context or {}))
+    followups.announce(ticket, event, context)
     return event
 
 
@@ -218,7 +217,6 @@ def _customer_may_file_for(actor_permset: PermSet, organisation: Organisation) -
 
 
 @_removes_files_on_failure
-@transaction.atomic
 def open_ticket(
     *,
     actor: User,
@@ -240,6 +238,9 @@ def open_ticket(
 
     A customer files for themself in an organisation they belong to; an agent with
     ``open_ticket_on_behalf`` may file for any member of an organisation in reach.
+
+    Checks and look-ups run before the transaction; the transaction takes the number and
+    writes the rows (and the SLA clocks), so it holds the write lock only for that.
     """
     check_writable()
     permset = PermSet(actor)
@@ -283,8 +284,8 @@ def open_ticket(
         .order_by("-starts_on")
         .first()
     )
-    ticket = Ticket.objects.create(
-        number=allocate_number(now),
+    note = _("on behalf of %(name)s") % {"name": reporter.display_name} if on_behalf else ""
+    ticket = Ticket(
         organisation=organisation,
         contract=contract,
         system=system,
@@ -301,8 +302,7 @@ def open_ticket(
         updated_at=now,
         status_changed_at=now,
     )
-    message = Message.objects.create(
-        ticket=ticket,
+    message = Message(
         organisation=organisation,
         author=reporter,
         body=description,
@@ -311,15 +311,13 @@ def open_ticket(
         channel=channel,
         created_at=now,
     )
-    _store_attachments(ticket, message, uploads, actor, internal=False)
-    _event(
-        ticket,
-        actor,
-        "desk.ticket.created",
-        new=ticket.number,
-        at=now,
-        note=_("on behalf of %(name)s") % {"name": reporter.display_name} if on_behalf else "",
-    )
+    with transaction.atomic():
+        ticket.number = allocate_number(now)
+        ticket.save(force_insert=True)
+        message.ticket = ticket
+        message.save(force_insert=True)
+        _store_attachments(ticket, message, uploads, actor, internal=False)
+        _event(ticket, actor, "desk.ticket.created", new=ticket.number, at=now, note=note)
     return ticket
 
 
@@ -374,6 +372,7 @@ def reply(
         "desk.note.added" if internal else "desk.reply.added",
         internal=internal,
         at=now,
+        context={"message": message},
     )
     fields: list[str] = []
     customer_side = not permset.is_agent

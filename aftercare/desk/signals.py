@@ -1,8 +1,9 @@
 """``ticket_changed`` is sent inside the service's transaction after each ``Event``.
 
-Receivers (the SLA engine; later notifications and webhooks) run in the same
-transaction, so a failure rolls the change back instead of leaving clocks out of step.
-Arguments: ``ticket`` (the locked, updated instance) and ``event``.
+Its receivers (the SLA engine) run in the same transaction, so a failure rolls the
+change back instead of leaving clocks out of step. Arguments: ``ticket`` (the locked,
+updated instance) and ``event``. What others are told is ``ticket_followup``, after the
+commit (``desk.followups``).
 """
 
 from django.dispatch import Signal
@@ -13,3 +14,9 @@ ticket_changed = Signal()
 # (user, token) pairs. The tokens exist only here (the database keeps their hashes), so
 # the mail app's receiver must put them into the messages it queues.
 approval_requested = Signal()
+
+# Sent after the change's commit (``desk.followups``), with ``ticket``, ``event`` and the
+# context the service gave (e.g. ``message``, ``delivery``): what others are told
+# (mail, in-app notices, webhooks, chats) and the search index. Receivers must be safe
+# to run twice for one event (their rows carry the event's key): a crash may repeat them.
+ticket_followup = Signal()

@@ -5,7 +5,7 @@ instant, the authors' permissions, the workflow path to a status. Imported histo
 its own past dates, authors who may never sign in, and statuses reached outside the
 workflow. So new requests are written here directly, but the way the services write them
 (a number from ``allocate_number`` for the request's own date, the description as the
-first message, an ``Event`` for each thing brought in, ``ticket_changed`` sent after each
+first message, an ``Event`` for each thing brought in, ``ticket_changed`` sent and follow-ups recorded after each
 event so every listener sees the stream). Creation events use the ``imports.*`` action
 codes, so that listeners reacting to live ``desk.*`` actions (first response, mail
 notifications) do not react to history.

@@ -10,11 +10,11 @@ class MailConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from aftercare.desk.signals import approval_requested, ticket_changed
+        from aftercare.desk.signals import approval_requested, ticket_followup
         from aftercare.mail import notifications
         from aftercare.sla.models import Notification
 
-        ticket_changed.connect(
+        ticket_followup.connect(
             notifications.on_ticket_changed, dispatch_uid="mail.on_ticket_changed"
         )
         approval_requested.connect(

@@ -1,7 +1,8 @@
 """Who is told what, by e-mail, when a request changes. One receiver per signal.
 
-Receivers run inside the service's transaction (see ``desk.signals``): the mail rows
-commit with the change, and their keys (event id + recipient) make them exactly-once.
+Receivers run when the change's follow-ups are expanded after its commit
+(``desk.followups``), in one transaction with the follow-up's deletion; their keys
+(event id + recipient) make them exactly-once.
 
 Every notification about a request goes through ``_queue``, which drops recipients who
 may not see that request (``PermSet.may_view_ticket``: a customer of another
@@ -98,7 +99,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
     if action == "desk.ticket.created":
         tell("received", _customer(ticket))
     elif action == "desk.reply.added" and not event.is_internal:
-        message = _latest_message(ticket, Message.Kind.PUBLIC, None)
+        message = kwargs.get("message") or _latest_message(ticket, Message.Kind.PUBLIC, None)
         body = message.body if message else ""
         if _is_agent(actor):
             tell("reply", _customer(ticket), author=author, body=body)
@@ -107,7 +108,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
         for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
             tell("update_reply", user, author=author, body=body)
     elif action == "desk.note.added":
-        message = _latest_message(ticket, Message.Kind.INTERNAL, actor)
+        message = kwargs.get("message") or _latest_message(ticket, Message.Kind.INTERNAL, actor)
         body = message.body if message else ""
         for user in mentioned_users(body):
             tell("mention", user, author=author, body=body)

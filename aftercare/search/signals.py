@@ -1,8 +1,9 @@
 """Keep the index in step with the writers (connected in ``SearchConfig.ready``).
 
-Every desk service and the importers send ``ticket_changed`` after their rows are written
-(``desk.services._event``), in their transaction: the request's documents are rebuilt
-there, so they commit or roll back with the change. Renaming a person or an organisation
+Every desk service and the importers record their follow-ups after their rows are
+written (``desk.services._event``): the request's documents are rebuilt when they are
+expanded, after the change's commit (``desk.followups``; in the test suite, in the
+change's transaction), and again by ``search_reindex`` on demand. Renaming a person or an organisation
 changes the names the index holds for their requests.
 """
 
@@ -14,7 +15,7 @@ from django_scopes import scopes_disabled
 
 from aftercare.accounts.models import User
 from aftercare.desk.models import Ticket
-from aftercare.desk.signals import ticket_changed
+from aftercare.desk.signals import ticket_followup
 from aftercare.search.indexer import index_quietly, reporter_line
 from aftercare.tenancy.models import Organisation
 
@@ -31,7 +32,7 @@ _NO_TEXT = frozenset(
 _NAME_FIELDS = frozenset({"first_name", "last_name", "email", "username"})
 
 
-@receiver(ticket_changed, dispatch_uid="search.ticket_changed")
+@receiver(ticket_followup, dispatch_uid="search.ticket_followup")
 def _ticket_changed(sender, ticket: Ticket, event, **kwargs) -> None:
     action = getattr(event, "action", "")
     if action in _NO_TEXT or action.startswith("sla."):

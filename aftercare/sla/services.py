@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 from aftercare.accounts.models import User
 from aftercare.accounts.querysets import agents_seeing
 from aftercare.accounts.roles import GROUP_NAMES, PermSet, Role
+from aftercare.desk import followups
 from aftercare.desk.models import Event, Level, Status, Ticket
 from aftercare.desk.notes import deferred as deferred_note
 from aftercare.sla.calendar import ALWAYS_WEEK, BusinessCalendar, parse_hours
@@ -139,8 +140,10 @@ def _recompute(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
         clock.deadline = clock.extended_until
 
 
-def _sync_ticket(ticket: Ticket, now: datetime) -> None:
-    clocks = list(SlaClock.objects.filter(ticket=ticket))
+def _sync_ticket(ticket: Ticket, now: datetime, clocks: list[SlaClock] | None = None) -> None:
+    """The request's own SLA columns (for the queue) from its clocks (read unless given)."""
+    if clocks is None:
+        clocks = list(SlaClock.objects.filter(ticket=ticket))
     running = [c for c in clocks if c.state == SlaClock.State.RUNNING and c.deadline]
     due = min((c.deadline for c in running), default=None)
     warn = min((c.warn_at for c in running if c.warn_at), default=None)
@@ -179,9 +182,9 @@ def start(ticket: Ticket, now: datetime | None = None) -> list[SlaClock]:
             started_at=now,
         )
         _recompute(clock, ticket, now)
-        clock.save()
         clocks.append(clock)
-    _sync_ticket(ticket, now)
+    SlaClock.objects.bulk_create(clocks)
+    _sync_ticket(ticket, now, clocks)
     return clocks
 
 
@@ -319,8 +322,6 @@ def _metric_msgid(clock: SlaClock) -> dict:
 
 
 def _event(ticket: Ticket, action: str, clock: SlaClock, now: datetime, note) -> None:
-    from aftercare.desk.signals import ticket_changed
-
     event = Event.objects.create(
         ticket=ticket,
         organisation_id=ticket.organisation_id,
@@ -333,7 +334,7 @@ def _event(ticket: Ticket, action: str, clock: SlaClock, now: datetime, note) ->
         is_internal=True,
         created_at=now,
     )
-    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+    followups.announce(ticket, event)
 
 
 def check(now: datetime | None = None) -> dict[str, int]:
@@ -412,9 +413,7 @@ def check(now: datetime | None = None) -> dict[str, int]:
                     note_id=escalation.msgid,
                     created_at=now,
                 )
-                from aftercare.desk.signals import ticket_changed
-
-                ticket_changed.send(sender=Ticket, ticket=ticket, event=ev)
+                followups.announce(ticket, ev)
                 counts["escalated"] += 1
             _sync_ticket(ticket, now)
     return counts
@@ -451,7 +450,6 @@ def extend(
     """
     from django.core.exceptions import PermissionDenied
 
-    from aftercare.desk.signals import ticket_changed
     from aftercare.ops.maintenance import check_writable
 
     check_writable()
@@ -522,7 +520,7 @@ def extend(
         is_internal=True,
         created_at=now,
     )
-    ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+    followups.announce(ticket, event)
     return extension
 
 

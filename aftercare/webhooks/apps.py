@@ -8,7 +8,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = _("Webhooks")
 
     def ready(self) -> None:
-        from aftercare.desk.signals import ticket_changed
+        from aftercare.desk.signals import ticket_followup
         from aftercare.webhooks import events
 
-        ticket_changed.connect(events.on_ticket_changed, dispatch_uid="webhooks.on_ticket_changed")
+        ticket_followup.connect(events.on_ticket_changed, dispatch_uid="webhooks.on_ticket_changed")

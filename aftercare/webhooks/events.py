@@ -1,8 +1,9 @@
 """From the desk's events to webhook deliveries: what is sent, to whom, with what payload.
 
-``on_ticket_changed`` receives ``desk.signals.ticket_changed`` inside the transaction of
-the change, so the ``Delivery`` rows commit or roll back with it. Each row is keyed on
-(source event, subscription): the same change seen twice queues nothing twice.
+``on_ticket_changed`` receives ``desk.signals.ticket_followup`` when the change's
+follow-ups are expanded after its commit (``desk.followups``: one transaction that writes
+the ``Delivery`` rows and deletes the follow-up). Each row is keyed on (source event,
+subscription): the same change seen twice queues nothing twice.
 
 Mapping (one webhook event per desk event, never two):
 

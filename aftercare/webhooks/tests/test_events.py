@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from aftercare.desk import services
 from aftercare.desk.models import Event, Priority, Status, Ticket
-from aftercare.desk.signals import ticket_changed
+from aftercare.desk.signals import ticket_followup
 from aftercare.desk.tests.factories import ticket_for
 from aftercare.webhooks.models import Delivery
 from aftercare.webhooks.tests.conftest import subscribe
@@ -185,7 +185,7 @@ def test_a_repeated_change_is_queued_once(owner, org, consultant):
     event = Event.objects.get(ticket=ticket, action="desk.reply.added")
     for _ in range(3):  # the same event delivered to the receivers again (a re-run job)
         with transaction.atomic():
-            ticket_changed.send(sender=Ticket, ticket=ticket, event=event)
+            ticket_followup.send(sender=Ticket, ticket=ticket, event=event)
     assert [d.event for d in queued(hook)] == ["ticket.created", "comment.created"]
 
 

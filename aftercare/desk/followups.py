@@ -1,0 +1,161 @@
+"""What a change owes others, done after its commit: an outbox in the change's transaction.
+
+A service writes its rows and its ``Event``, and the receivers that must agree with the
+change in the same transaction (the SLA clocks, ``desk.signals.ticket_changed``) run
+there. Everything else a change causes — the receipt and status mails, in-app notices,
+webhook rows, replies to chats, the search document (``desk.signals.ticket_followup``) —
+is recorded as one ``Followup`` row in that transaction and expanded after the commit:
+
+- ``AFTERCARE_FOLLOWUPS=worker`` (default): the commit enqueues ``expand_followups`` for
+  the background worker, so a request holds the write lock only for its own rows;
+- ``commit``: expanded by the same process right after the commit (no worker needed);
+- ``inline``: the receivers run in the change's transaction, as before (the test suite).
+
+Exactly once: each row is expanded in one transaction that also deletes it, so a crash
+before that commit leaves the row for the next run, and a crash after it leaves nothing
+to repeat. The receivers' own keys (mail and notice keys, webhook and chat delivery keys)
+refuse a second copy should two workers ever expand the same row. A row whose receivers
+fail is kept and retried with a growing pause; the periodic sweep
+(``AFTERCARE_FOLLOWUPS_CRON``) picks up what a lost enqueue or a crash left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from aftercare.desk.models import Event, Followup, Ticket
+from aftercare.desk.signals import ticket_followup
+from aftercare.lib import faults
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def mode() -> str:
+    return getattr(settings, "AFTERCARE_FOLLOWUPS", "worker")
+
+
+def announce(ticket: Ticket, event: Event, context: dict | None = None) -> None:
+    """Tell the receivers of a change just recorded as ``event``: those that keep step in
+    this transaction now (``ticket_changed``), the others after the commit (``record``)."""
+    from aftercare.desk.signals import ticket_changed
+
+    ticket_changed.send(sender=Ticket, ticket=ticket, event=event, **(context or {}))
+    record(ticket, event, context)
+
+
+def record(ticket: Ticket, event: Event, context: dict | None = None) -> None:
+    """Called by the service after its ``Event``, inside its transaction."""
+    context = context or {}
+    if mode() == "inline":
+        ticket_followup.send(sender=Ticket, ticket=ticket, event=event, **context)
+        return
+    if not ticket_followup.has_listeners(Ticket):
+        return
+    Followup.objects.create(event=event, context=_dump(context), created_at=event.created_at)
+    connection = transaction.get_connection()
+    if not any(func is _after_commit for _sids, func, _robust in connection.run_on_commit):
+        transaction.on_commit(_after_commit)
+
+
+def _after_commit() -> None:
+    faults.point("desk.followups.after_commit")  # docs/faults.md
+    if mode() == "commit":
+        try:
+            expand()
+        except Exception:  # the change is committed; the sweep expands it later
+            log.exception("expanding follow-ups after the commit failed")
+        return
+    try:
+        from aftercare.desk.tasks import expand_followups
+
+        expand_followups()
+    except Exception:  # e.g. the queue is away: the periodic sweep expands it later
+        log.warning("could not enqueue the follow-up job", exc_info=True)
+
+
+def _dump(context: dict) -> dict:
+    out = {}
+    for name, value in context.items():
+        if isinstance(value, models.Model):
+            out[name] = [value._meta.label_lower, value.pk]
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            out[name] = value
+        else:
+            raise TypeError(f"follow-up context {name!r}: a model instance or a plain value")
+    return out
+
+
+def _load(context: dict) -> dict:
+    out = {}
+    for name, value in context.items():
+        if isinstance(value, list) and len(value) == 2:
+            model = apps.get_model(value[0])
+            value = model._default_manager.filter(pk=value[1]).first()
+        out[name] = value
+    return out
+
+
+def pending() -> models.QuerySet[Followup]:
+    now = timezone.now()
+    return Followup.objects.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+
+
+def expand(limit: int | None = None) -> dict[str, int]:
+    """Expand the follow-ups that are due, oldest first, a batch per transaction.
+
+    Returns counts (``done``, ``failed``). Safe to run in several workers at once: on
+    PostgreSQL rows are claimed with ``SKIP LOCKED``; on SQLite writers take turns."""
+    counts = {"done": 0, "failed": 0}
+    with scopes_disabled():
+        while limit is None or counts["done"] + counts["failed"] < limit:
+            size = BATCH if limit is None else min(BATCH, limit - counts["done"] - counts["failed"])
+            done, failed, seen = _batch(size)
+            counts["done"] += done
+            counts["failed"] += failed
+            if seen < size:
+                break
+    return counts
+
+
+def _batch(size: int) -> tuple[int, int, int]:
+    from aftercare.accounts.roles import shared_permsets
+
+    done = failed = 0
+    with transaction.atomic():
+        rows = list(
+            pending()
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+            .select_related("event", "event__actor", "event__ticket")[:size]
+        )
+        for row in rows:
+            try:
+                with transaction.atomic(), shared_permsets():
+                    event = row.event
+                    ticket_followup.send(
+                        sender=Ticket, ticket=event.ticket, event=event, **_load(row.context)
+                    )
+                    faults.point("desk.followups.expanded")  # docs/faults.md
+                    row.delete()
+                done += 1
+            except Exception as exc:  # noqa: BLE001 - kept and retried; logged with its trace
+                log.exception("follow-up of event %s failed", row.event_id)
+                row.attempts += 1
+                row.not_before = timezone.now() + min(
+                    timedelta(minutes=2 ** min(row.attempts - 1, 10)), MAX_BACKOFF
+                )
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.save(update_fields=["attempts", "not_before", "last_error"])
+                failed += 1
+    return done, failed, len(rows)
