@@ -1,18 +1,44 @@
 """Throughput and latency of the REST API under gunicorn, with 1 and 8 concurrent clients.
 
     .venv/bin/python bench/seed.py --tickets 100000            # once
-    .venv/bin/python bench/api.py                              # Aftercare alone, ~3 minutes
+    .venv/bin/python bench/api.py                              # Aftercare alone, ~4 minutes
     .venv/bin/python bench/api.py --target aftercare --target helpdesk \\
-        --helpdesk-data /tmp/peer/data100k                     # side by side, ~10 minutes
+        --helpdesk-data /tmp/peer/data100k                     # side by side, ~12 minutes
 
-Scenarios (``--scenario NAME[:CLIENTS]``, repeatable; default: all six below, the reads
-first so they see the database as seeded, then the writes):
+Scenarios (``--scenario NAME[:CLIENTS]``, repeatable; default: all eight below, the
+reads first so they see the database as seeded, then the writes):
 
     list x1, list x8     GET the list endpoint's first page
     filter x1            GET the list with a filter (rotating over ``--filter-query``)
     page2 x1             GET page 2 of the list (Aftercare: the ``next_cursor`` of page 1
                          passed back as ``after``; helpdesk: ``?page=2``)
     create x1, create x8 POST the create endpoint with a JSON body made from a template
+    reply x1             POST a public reply to an existing request, rotating over open
+                         requests picked from the database at start (Aftercare:
+                         ``POST /api/v1/tickets/{number}/comments`` ``{"body"}`` on the
+                         open requests outside the transition moves' source statuses, as a
+                         reply raises a request's version; helpdesk: ``POST
+                         /api/followups/`` ``{"ticket", "comment", "public": true}`` on the
+                         Open and Reopened tickets)
+    transition x1        Change one request's status, each picked request used once
+                         (``--transition``; Aftercare: ``POST
+                         /api/v1/tickets/{number}/transitions`` ``{"target", "version"}``,
+                         default moves Backlog -> Sprint and Sprint -> Backlog, the ones the
+                         L1 operator ``bench`` may make without a reason; helpdesk: a public
+                         follow-up with ``new_status`` through ``POST /api/followups/``,
+                         default Open (1) -> Resolved (3), which is what its staff "resolve"
+                         does: a follow-up, a TicketChange and the submitter's e-mail. A
+                         ``PATCH /api/tickets/{id}/`` would measure its O(all tickets)
+                         ``get_queryset``, not the status change)
+
+The requests ``reply`` and ``transition`` use are picked before the scenarios run (not
+measured) from the database of a server this script starts: Aftercare's through its models
+(only requests ``bench`` may see; for a transition also only those where the workflow
+allows the move to ``bench`` and no pending approval blocks it, with their current
+``version``), helpdesk's from its SQLite copy. ``--picks`` caps how many. A transition
+pool is shared by all ``transition`` scenarios and rounds of a run (and their warm-ups);
+when it is used up the clients stop early and the run says so: the request rate is then
+over the shorter time. A 409 in a transition run means a pick was stale.
 
 The load generator is plain Python threads, each with its own ``http.client`` connection
 (re-opened when the server closes it, as gunicorn's sync workers do after every
@@ -38,8 +64,9 @@ user runs):
     (``aftercare.api.tokens.issue``), files requests on behalf of ``bench-coord`` in that
     coordinator's organisation, and revokes the token and stops the server at the end.
     On SQLite it works on a copy of the data directory (``--no-scratch`` to write to the
-    seeded file), so the seeded database stays as it was; on PostgreSQL the created
-    requests stay in the database (their count is printed).
+    seeded file), so the seeded database stays as it was, and migrates the copy first if
+    the code has migrations the seeded file lacks; on PostgreSQL the created requests,
+    replies and moves stay in the database (the count of requests is printed).
     With ``--base-url``: give ``--auth bearer:<secret>`` and ``--var organisation=<id>
     --var reporter=<id>`` (or ``--create-body``), and raise the server's rate limit.
 
@@ -61,7 +88,8 @@ user runs):
 
 ``custom``
     Nothing is assumed: give ``--base-url``, ``--auth``, ``--create-path``,
-    ``--create-body``, ``--list-path``, ``--filter-query`` and ``--page2``.
+    ``--create-body``, ``--list-path``, ``--filter-query`` and ``--page2`` (no ``reply``
+    or ``transition``: nothing to pick the requests from).
 
 Options that describe a target accept ``TARGET=VALUE`` to apply to one target only
 (``--base-url helpdesk=http://127.0.0.1:8000``); a plain value applies to every target.
@@ -69,8 +97,12 @@ Options that describe a target accept ``TARGET=VALUE`` to apply to one target on
 ``basic:USER:PASS``, ``session:USER:PASS`` (signs in through ``--login-path`` and sends
 the CSRF token on writes) or ``none``. ``--create-body`` is JSON in which ``{i}`` (a
 running number), ``{run}`` (this run's id), ``{rand}`` and any ``--var NAME=VALUE`` are
-replaced. ``--page2``: ``cursor:FIELD:PARAM`` (read FIELD from page 1, send it as
-PARAM), ``link:FIELD`` (follow the URL in FIELD) or ``query:QUERY`` (append QUERY).
+replaced; so are ``{key}`` (the picked request's number or id), ``{version}`` and
+``{target}`` in ``--reply-path``/``--reply-body``/``--transition-path``/
+``--transition-body``. ``--transition``: ``SOURCE:TARGET[,SOURCE:TARGET...]`` (Aftercare
+statuses, helpdesk status numbers). ``--page2``: ``cursor:FIELD:PARAM`` (read FIELD from
+page 1, send it as PARAM), ``link:FIELD`` (follow the URL in FIELD) or ``query:QUERY``
+(append QUERY).
 
 Only loopback addresses are accepted as targets.
 """
@@ -87,6 +119,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -113,8 +146,17 @@ from console import (  # noqa: E402 - bench/ is not a package
 
 HOST = "127.0.0.1"
 TARGETS = ("aftercare", "helpdesk", "bare", "custom")
-DEFAULT_SCENARIOS = ["list:1", "list:8", "filter:1", "page2:1", "create:1", "create:8"]
-SCENARIO_KINDS = ("list", "filter", "page2", "create")
+DEFAULT_SCENARIOS = [
+    "list:1",
+    "list:8",
+    "filter:1",
+    "page2:1",
+    "create:1",
+    "create:8",
+    "reply:1",
+    "transition:1",
+]
+SCENARIO_KINDS = ("list", "filter", "page2", "create", "reply", "transition")
 
 AFTERCARE_BODY = json.dumps(
     {
@@ -135,6 +177,12 @@ HELPDESK_BODY = json.dumps(
         "priority": 3,
     }
 )
+REPLY_TEXT = "API load test {run}-{i}: please restart the printer and tell us if it helps. " * 2
+# helpdesk's follow-up takes no title here: `update_ticket` would rename the ticket to it.
+HELPDESK_REPLY_BODY = json.dumps({"ticket": "{key}", "comment": REPLY_TEXT, "public": True})
+HELPDESK_TRANSITION_BODY = json.dumps(
+    {"ticket": "{key}", "new_status": "{target}", "comment": "", "public": True}
+)
 
 # What each target means by the scenarios when nothing is given on the command line. The
 # list page is 25 rows for both products (helpdesk's fixed page size; Aftercare's default
@@ -151,6 +199,12 @@ PRESETS: dict[str, dict] = {
             "status=done",
         ],
         "page2": "cursor:next_cursor:after",
+        "reply_path": "/api/v1/tickets/{key}/comments",
+        "reply_body": json.dumps({"body": REPLY_TEXT}),
+        "transition_path": "/api/v1/tickets/{key}/transitions",
+        "transition_body": json.dumps({"target": "{target}", "version": "{version}"}),
+        # Plan into the sprint and back: the moves an L1 operator makes without a reason.
+        "transition": "backlog:sprint,sprint:backlog",
         "login_path": "/accounts/login/",
         "ready_path": "/accounts/login/",
     },
@@ -160,6 +214,12 @@ PRESETS: dict[str, dict] = {
         "list_path": "/api/tickets/",
         "filter_query": ["status=1", "status=2", "status=3", "status=4"],
         "page2": "query:page=2",
+        "reply_path": "/api/followups/",
+        "reply_body": HELPDESK_REPLY_BODY,
+        "transition_path": "/api/followups/",
+        "transition_body": HELPDESK_TRANSITION_BODY,
+        "transition": "1:3",  # Open -> Resolved
+        "transition_status": 201,
         "login_path": "/login/",
         "ready_path": "/login/",
     },
@@ -170,6 +230,11 @@ PRESETS: dict[str, dict] = {
         "list_path": None,
         "filter_query": [],
         "page2": None,
+        "reply_path": None,
+        "reply_body": None,
+        "transition_path": None,
+        "transition_body": None,
+        "transition": "",
         "login_path": "/api/ready",
         "ready_path": "/api/ready",
     },
@@ -179,6 +244,11 @@ PRESETS: dict[str, dict] = {
         "list_path": None,
         "filter_query": [],
         "page2": None,
+        "reply_path": None,
+        "reply_body": None,
+        "transition_path": None,
+        "transition_body": None,
+        "transition": "",
         "login_path": "/accounts/login/",
         "ready_path": "/",
     },
@@ -191,6 +261,11 @@ PER_TARGET_OPTIONS = (
     "list_path",
     "filter_query",
     "page2",
+    "reply_path",
+    "reply_body",
+    "transition_path",
+    "transition_body",
+    "transition",
     "login_path",
     "var",
 )
@@ -338,6 +413,51 @@ class Connection:
 # --- targets ------------------------------------------------------------------------------
 
 
+class Exhausted(Exception):
+    """The transition pool is used up: the client stops."""
+
+
+class Picks:
+    """The requests ``reply`` rotates over and the moves ``transition`` makes (each once)."""
+
+    def __init__(self, replies: list[str], moves: list[dict[str, str]]) -> None:
+        self.replies = replies
+        self.moves = moves
+        self._lock = threading.Lock()
+        self._used = 0
+
+    def reply(self, i: int) -> dict[str, str]:
+        if not self.replies:
+            raise SystemExit("no open request to reply to was found")
+        return {"key": self.replies[i % len(self.replies)]}
+
+    def move(self) -> dict[str, str]:
+        with self._lock:
+            if self._used >= len(self.moves):
+                raise Exhausted
+            self._used += 1
+            return self.moves[self._used - 1]
+
+    def left(self) -> int:
+        with self._lock:
+            return len(self.moves) - self._used
+
+    def describe(self) -> dict:
+        sources = Counter(f"{m['source']}->{m['target']}" for m in self.moves)
+        return {"reply_pool": len(self.replies), "transition_pool": dict(sources)}
+
+
+def parse_moves(spec: str) -> dict[str, str]:
+    """``SOURCE:TARGET[,SOURCE:TARGET...]`` as {source: target}."""
+    moves = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        source, sep, target = part.partition(":")
+        if not sep or not source or not target:
+            raise SystemExit(f"--transition {spec!r}: use SOURCE:TARGET[,SOURCE:TARGET...]")
+        moves[source] = target
+    return moves
+
+
 @dataclass
 class Target:
     name: str
@@ -349,12 +469,22 @@ class Target:
     filter_query: list[str]
     page2: str | None
     login_path: str
+    reply_path: str | None = None
+    reply_body: str | None = None
+    transition_path: str | None = None
+    transition_body: str | None = None
+    transition: str = ""
+    transition_status: int = 200  # helpdesk answers a follow-up with 201
     variables: dict[str, str] = field(default_factory=dict)
     info: dict = field(default_factory=dict)  # what is reported about the server
     page2_path: str | None = None
+    picks: Picks | None = None
 
-    def fill(self, template: str, i: int, rng: random.Random) -> str:
+    def fill(
+        self, template: str, i: int, rng: random.Random, extra: dict[str, str] | None = None
+    ) -> str:
         values = {**self.variables, "i": str(i), "rand": str(rng.randint(1, 10_000))}
+        values.update(extra or {})
 
         def sub(m: re.Match) -> str:
             return values.get(m.group(1), m.group(0))
@@ -420,6 +550,25 @@ class Target:
             return (lambda c, i, rng: c.request("GET", queries[i % len(queries)])[::2]), 200
         if kind == "page2":
             return (lambda c, i, rng: c.request("GET", self.page2_path)[::2]), 200
+        if kind in ("reply", "transition"):
+            path = getattr(self, f"{kind}_path")
+            template = getattr(self, f"{kind}_body")
+            if not path or not template:
+                raise SystemExit(f"{self.name}: no {kind} scenario (--{kind}-path, --{kind}-body)")
+            picks = self.picks
+            if picks is None:
+                raise SystemExit(
+                    f"{self.name}: {kind} needs requests picked from the database of a server "
+                    "this script starts (aftercare or helpdesk without --base-url)"
+                )
+
+            def write(c: Connection, i: int, rng: random.Random) -> tuple[int, bytes]:
+                pick = picks.reply(i) if kind == "reply" else picks.move()
+                body = self.fill(template, i, rng, pick).encode()
+                status, _h, payload = c.request("POST", self.fill(path, i, rng, pick), body=body)
+                return status, payload
+
+            return write, self.transition_status if kind == "transition" else 201
         raise SystemExit(f"unknown scenario {kind!r}; choose from {SCENARIO_KINDS}")
 
 
@@ -470,6 +619,14 @@ def build_target(name: str, args: argparse.Namespace) -> Target:
         filter_query=filters,
         page2=one(args.page2, name, preset["page2"]),
         login_path=one(args.login_path, name, preset["login_path"]),
+        reply_path=one(args.reply_path, name, preset["reply_path"]),
+        reply_body=one(args.reply_body, name, preset["reply_body"]),
+        transition_path=one(args.transition_path, name, preset["transition_path"]),
+        transition_body=one(args.transition_body, name, preset["transition_body"]),
+        transition=one(args.transition, name, preset["transition"]),
+        transition_status=int(
+            one(args.transition_status, name, preset.get("transition_status", 200))
+        ),
         variables={"run": args.run_id, **variables},
     )
 
@@ -487,6 +644,8 @@ class AftercareServer:
         self.token = None
         self.engine = ""
         self.tickets_before = 0
+        self.worker: subprocess.Popen | None = None
+        self.data_dir: Path | None = None
 
     def start(self, target: Target) -> None:
         args = self.args
@@ -508,6 +667,8 @@ class AftercareServer:
             env["AFTERCARE_DATA_DIR"] = self.scratch
             data_dir = Path(self.scratch)
         env["AFTERCARE_API_RATE_LIMIT"] = str(args.rate_limit)
+        env["AFTERCARE_FOLLOWUPS"] = args.followups
+        self.data_dir = data_dir
         for key in ("AFTERCARE_DATA_DIR", "DEBUG", "DATABASE_URL", "AFTERCARE_API_RATE_LIMIT"):
             if key in env:
                 os.environ[key] = env[key]
@@ -526,11 +687,15 @@ class AftercareServer:
         from aftercare.tenancy.models import Membership
 
         self.engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        if self.scratch:
+            self.migrate()
         with scopes_disabled():
             staff = User.objects.get(username=seed.get("staff_login", ["bench"])[0])
             coord = User.objects.get(username=seed.get("coordinator_login", ["bench-coord"])[0])
             org = Membership.objects.filter(user=coord).values_list("organisation", flat=True)[0]
             self.tickets_before = Ticket.objects.count()
+            if args.pick:
+                target.picks = self.pick(staff, target)
             self.token, secret = tokens.issue(user=staff, name=f"bench/api.py {args.run_id}")
         connections.close_all()
         target.auth = Auth(f"bearer:{secret}")
@@ -545,6 +710,19 @@ class AftercareServer:
         self.proc = start_server(
             cmd, env, ROOT, port, data_dir / "gunicorn.log", PRESETS["aftercare"]["ready_path"]
         )
+        if args.followups == "worker":
+            # The worker expands what each change owes others (receipt mails, notices,
+            # webhook rows, the search index) on the same two cores, as in production.
+            with (data_dir / "worker.log").open("ab") as out:
+                self.worker = subprocess.Popen(  # noqa: S603 - fixed argv
+                    [sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "2"]
+                    + ["--worker-type", "thread", "--delay", "0.05", "--max-delay", "0.5"],
+                    cwd=ROOT,
+                    env={**env, "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         target.base_url = f"http://{HOST}:{port}"
         target.info = {
             "server": "own gunicorn",
@@ -554,6 +732,8 @@ class AftercareServer:
             "rate_limit": args.rate_limit,
             "scratch_copy": bool(self.scratch),
             "auth": "Bearer token of `bench` (L1 operator)",
+            "followups": args.followups,
+            **(target.picks.describe() if target.picks else {}),
         }
         print(
             f"aftercare: {self.tickets_before} requests, {self.engine}"
@@ -563,9 +743,126 @@ class AftercareServer:
             flush=True,
         )
 
+    def migrate(self) -> None:
+        """Bring the scratch copy up to the code's migrations (a database seeded before
+        the latest migration would answer every write with a 503); the seeded file is left
+        as it is."""
+        from django.core.management import call_command
+        from django.db import connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if plan:
+            names = ", ".join(f"{m.app_label}.{m.name}" for m, _backwards in plan)
+            print(f"aftercare: migrating the scratch copy ({names})", flush=True)
+            call_command("migrate", interactive=False, verbosity=0)
+
+    def pick(self, staff, target: Target) -> Picks:
+        """The open requests ``bench`` replies to, and the moves it may make (with each
+        request's current version), from the database before the run (not measured)."""
+        from aftercare.accounts.roles import PermSet
+        from aftercare.desk import workflow
+        from aftercare.desk.approvals import blocking
+        from aftercare.desk.models import OPEN_STATUSES, Approval, Status
+        from aftercare.desk.querysets import visible_tickets
+
+        began = time.monotonic()
+        limit = self.args.picks
+        moves = parse_moves(target.transition)
+        unknown = set(moves.items()) - {(s, t) for s in Status.values for t in Status.values}
+        if unknown:
+            raise SystemExit(f"--transition: unknown status in {sorted(unknown)}")
+        permset = PermSet(staff)
+        base_roles = permset.staff_roles if permset.is_agent else frozenset()
+        visible = visible_tickets(permset).order_by("pk")
+        # A reply raises the request's version: keep it off the requests a move will use.
+        replies = list(
+            visible.filter(status__in=[s for s in OPEN_STATUSES if s not in moves]).values_list(
+                "number", flat=True
+            )[:limit]
+        )
+        candidates = visible.filter(status__in=list(moves))
+        # Only a request with an approval for a move's target can be blocked by one.
+        asked = set(
+            Approval.objects.with_scopes_disabled()
+            .filter(ticket__in=candidates, target_status__in=list(moves.values()))
+            .values_list("ticket_id", flat=True)
+        )
+        picked: list[dict[str, str]] = []
+        for ticket in candidates.iterator():
+            if len(picked) >= limit:
+                break
+            to = moves[ticket.status]
+            # A visible request gives an agent at least its staff roles; ask for the rest
+            # (whether bench did the work) only when those do not allow the move.
+            rule = workflow.rule_for(ticket.status, to)
+            roles = base_roles
+            if rule is None or not rule.roles & roles:
+                roles = permset.ticket_roles(ticket)
+            try:
+                workflow.check(ticket.status, to, roles)
+            except workflow.TransitionError:
+                continue
+            if ticket.pk in asked and blocking(ticket, to) is not None:
+                continue
+            picked.append(
+                {
+                    "key": ticket.number,
+                    "version": str(ticket.version),
+                    "source": ticket.status,
+                    "target": to,
+                }
+            )
+        random.Random(0).shuffle(picked)  # the moves mixed alike in every scenario
+        picks = Picks(replies, picked)
+        print(
+            f"aftercare: picked {len(replies)} requests to reply to and {len(picked)} moves "
+            f"({', '.join(f'{k} {v}' for k, v in picks.describe()['transition_pool'].items())})"
+            f" in {time.monotonic() - began:.1f} s",
+            flush=True,
+        )
+        return picks
+
+    def drain(self, timeout: float = 600) -> None:
+        """Wait for the worker to expand every follow-up the run left, and say how long."""
+        if self.worker is None:
+            return
+        from django.db import connections
+        from django_scopes import scopes_disabled
+
+        from aftercare.desk.models import Followup
+
+        began = time.monotonic()
+        try:
+            with scopes_disabled():
+                left = Followup.objects.count()
+                while left and time.monotonic() - began < timeout and self.worker.poll() is None:
+                    time.sleep(0.5)
+                    left = Followup.objects.count()
+            connections.close_all()
+        except BaseException:
+            stop_server(self.worker)
+            self.worker = None
+            raise
+        seconds = time.monotonic() - began
+        print(
+            f"aftercare: follow-ups drained {seconds:.1f} s after the last request"
+            + (f"; {left} still pending (see worker.log)" if left else ""),
+            flush=True,
+        )
+        stop_server(self.worker)
+        self.worker = None
+
     def stop(self) -> None:
         stop_server(self.proc)
         self.proc = None
+        try:
+            self.drain()
+        finally:
+            self._revoke_and_clean()
+
+    def _revoke_and_clean(self) -> None:
         if self.token is not None:
             from django.db import connections
             from django_scopes import scopes_disabled
@@ -621,18 +918,60 @@ class HelpdeskServer:
         if target.auth.kind == "none":
             target.auth = Auth(f"token:{info['token']}")
         target.variables.setdefault("queue", str(info["queues"]["support"]))
+        if args.pick:
+            target.picks = self.pick(target, info)
         target.info = {
             "server": "own gunicorn (peer harness hdproj)",
             "engine": "sqlite3",
             "tickets": info["tickets"],
             "workers": args.workers,
             "auth": f"{target.auth.describe()} of `{info['admin_user']}` (superuser)",
+            **(target.picks.describe() if target.picks else {}),
         }
         print(
             f"helpdesk: {info['tickets']} tickets (copy in {self.tmp}), "
             f"gunicorn {args.workers} workers on port {port}",
             flush=True,
         )
+
+    def pick(self, target: Target, info: dict) -> Picks:
+        """Open/Reopened tickets to reply to, and tickets in each move's source status (read
+        from the copy before the run; the API needs no version)."""
+        limit = self.args.picks
+        moves = parse_moves(target.transition)
+        db = sqlite3.connect(Path(self.tmp or "") / "db.sqlite3")
+        try:
+            ids = "id BETWEEN ? AND ?"
+            span = (info["min_id"], info["max_id"])
+            replies = [
+                str(r[0])
+                for r in db.execute(
+                    f"SELECT id FROM helpdesk_ticket WHERE status IN (1, 2) AND {ids} "  # noqa: S608
+                    "ORDER BY id LIMIT ?",
+                    (*span, limit),
+                )
+            ]
+            picked = []
+            for source, to in moves.items():
+                rows = db.execute(
+                    f"SELECT id FROM helpdesk_ticket WHERE status = ? AND {ids} "  # noqa: S608
+                    "ORDER BY id LIMIT ?",
+                    (int(source), *span, limit),
+                )
+                picked += [
+                    {"key": str(r[0]), "version": "", "source": source, "target": to} for r in rows
+                ]
+        finally:
+            db.close()
+        random.Random(0).shuffle(picked)
+        picked = picked[:limit]
+        picks = Picks(replies, picked)
+        print(
+            f"helpdesk: picked {len(replies)} tickets to reply to and {len(picked)} moves "
+            f"({', '.join(f'{k} {v}' for k, v in picks.describe()['transition_pool'].items())})",
+            flush=True,
+        )
+        return picks
 
     def stop(self) -> None:
         stop_server(self.proc)
@@ -801,10 +1140,15 @@ def run_scenario(
     # Warm-up: one client, a few requests or a few seconds, not counted.
     warm = Connection(target.base_url, target.auth, args.timeout)
     t_end = time.perf_counter() + args.warmup_seconds
+    exhausted = [False]
     for _ in range(args.warmup):
         if time.perf_counter() >= t_end:
             break
-        send(op, expect, warm, seq.next(), rng, None)
+        try:
+            send(op, expect, warm, seq.next(), rng, None)
+        except Exhausted:
+            exhausted[0] = True
+            break
         res.warmup += 1
     warm.close()
 
@@ -819,12 +1163,15 @@ def run_scenario(
         crng = random.Random(f"{rng.random()}-{k}")
         mine = Result(res.target, res.scenario, res.clients)
         barrier.wait()
-        while time.perf_counter() < deadline[0]:
+        while time.perf_counter() < deadline[0] and not exhausted[0]:
             with lock:
                 if args.count and sent[0] >= args.count:
                     break
                 sent[0] += 1
-            send(op, expect, conn, seq.next(), crng, mine)
+            try:
+                send(op, expect, conn, seq.next(), crng, mine)
+            except Exhausted:
+                exhausted[0] = True
         conn.close()
         with lock:
             res.latencies.extend(mine.latencies)
@@ -841,6 +1188,13 @@ def run_scenario(
         th.join()
     res.seconds = max(ends) - began
     res.load = (load_before, os.getloadavg()[0])
+    if exhausted[0]:
+        print(
+            f"    [{res.target} {res.scenario} x{res.clients}] the transition pool is used up: "
+            f"stopped after {res.seconds:.1f} s (--picks, or a database with more requests "
+            "in the moves' source statuses)",
+            file=sys.stderr,
+        )
     return res
 
 
@@ -871,6 +1225,25 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--page2", action="append", help="cursor:FIELD:PARAM | link:FIELD | query:Q")
     p.add_argument("--login-path", action="append", help="for --auth session:")
     p.add_argument("--var", action="append", help="NAME=VALUE for the body template")
+    p.add_argument("--reply-path", action="append", help="{key}: a picked request")
+    p.add_argument("--reply-body", action="append", help="JSON template, as --create-body")
+    p.add_argument("--transition-path", action="append", help="{key}: a picked request")
+    p.add_argument(
+        "--transition-body", action="append", help="JSON template ({key} {version} {target})"
+    )
+    p.add_argument(
+        "--transition",
+        action="append",
+        help="SOURCE:TARGET[,...]: the moves (default: aftercare=backlog:sprint,sprint:backlog "
+        "helpdesk=1:3)",
+    )
+    p.add_argument("--transition-status", action="append", help="the status a move answers")
+    p.add_argument(
+        "--picks",
+        type=int,
+        default=20_000,
+        help="at most this many requests picked for reply, and for transition",
+    )
     # the servers this script starts
     p.add_argument("--database-url", help="Aftercare: default $DATABASE_URL, else SQLite")
     p.add_argument(
@@ -885,6 +1258,13 @@ def parse_args() -> argparse.Namespace:
         help="gunicorn --timeout (both; helpdesk's API list takes >20 s at 100k)",
     )
     p.add_argument("--rate-limit", type=int, default=1_000_000, help="AFTERCARE_API_RATE_LIMIT")
+    p.add_argument(
+        "--followups",
+        choices=("worker", "commit", "inline"),
+        default="worker",
+        help="Aftercare: AFTERCARE_FOLLOWUPS; with worker, a run_huey consumer runs beside "
+        "gunicorn and the run waits for it to expand every follow-up before it stops",
+    )
     p.add_argument(
         "--no-scratch",
         dest="scratch",
@@ -972,6 +1352,7 @@ def main() -> None:
     args = parse_args()
     names = list(dict.fromkeys(args.target or ["aftercare"]))
     scenarios = parse_scenarios(args.scenario or DEFAULT_SCENARIOS)
+    args.pick = bool({kind for kind, _n in scenarios} & {"reply", "transition"})
     targets = [build_target(n, args) for n in names]
     servers: list[AftercareServer | HelpdeskServer | BareServer] = []
     results: list[Result] = []

@@ -43,6 +43,7 @@ from aftercare.desk.models import (
 from aftercare.desk.notes import Note
 from aftercare.desk.notes import deferred as deferred_note
 from aftercare.desk.numbering import allocate_number
+from aftercare.desk.signals import ticket_opening
 from aftercare.ops.maintenance import check_writable
 from aftercare.tenancy.models import Contract, Organisation, System
 
@@ -311,9 +312,12 @@ def open_ticket(
         channel=channel,
         created_at=now,
     )
+    writers = [w for _r, w in ticket_opening.send(sender=Ticket, ticket=ticket, at=now) if w]
     with transaction.atomic():
         ticket.number = allocate_number(now)
         ticket.save(force_insert=True)
+        for write in writers:
+            write(ticket)
         message.ticket = ticket
         message.save(force_insert=True)
         _store_attachments(ticket, message, uploads, actor, internal=False)

@@ -10,6 +10,12 @@ from django.dispatch import Signal
 
 ticket_changed = Signal()
 
+# Sent by ``open_ticket`` before its transaction, with ``ticket`` (not saved yet: no pk,
+# no number) and ``at``: receivers do their look-ups and arithmetic there, outside the
+# write lock, and may return a function ``write(ticket)`` that the service calls in its
+# transaction right after the insert (the SLA engine writes its clocks so).
+ticket_opening = Signal()
+
 # Sent after an approval is requested, with ``approval`` and ``links``: a list of
 # (user, token) pairs. The tokens exist only here (the database keeps their hashes), so
 # the mail app's receiver must put them into the messages it queues.

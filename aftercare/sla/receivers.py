@@ -7,6 +7,11 @@ from aftercare.sla import services
 from aftercare.sla.models import SlaPlan
 
 
+def on_ticket_opening(sender, *, ticket: Ticket, at, **kwargs):
+    """A new request's clocks, worked out before its transaction (written in it)."""
+    return services.prepare_start(ticket, at)
+
+
 def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None:
     action = event.action
     at = event.created_at

@@ -140,8 +140,11 @@ def _recompute(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
         clock.deadline = clock.extended_until
 
 
-def _sync_ticket(ticket: Ticket, now: datetime, clocks: list[SlaClock] | None = None) -> None:
-    """The request's own SLA columns (for the queue) from its clocks (read unless given)."""
+def _sync_ticket(
+    ticket: Ticket, now: datetime, clocks: list[SlaClock] | None = None, *, save: bool = True
+) -> None:
+    """The request's own SLA columns (for the queue) from its clocks (read unless given);
+    written unless ``save`` is false (a request not inserted yet)."""
     if clocks is None:
         clocks = list(SlaClock.objects.filter(ticket=ticket))
     running = [c for c in clocks if c.state == SlaClock.State.RUNNING and c.deadline]
@@ -158,11 +161,42 @@ def _sync_ticket(ticket: Ticket, now: datetime, clocks: list[SlaClock] | None = 
     else:
         state = "breached" if any(c.state == SlaClock.State.BREACHED for c in clocks) else "met"
     ticket.sla_due_at, ticket.sla_warn_at, ticket.sla_state = due, warn, state
-    Ticket.objects.filter(pk=ticket.pk).update(sla_due_at=due, sla_warn_at=warn, sla_state=state)
+    if save:
+        Ticket.objects.filter(pk=ticket.pk).update(
+            sla_due_at=due, sla_warn_at=warn, sla_state=state
+        )
+
+
+def prepare_start(ticket: Ticket, now: datetime):
+    """For a request not saved yet (``desk.signals.ticket_opening``): its clocks and SLA
+    columns, computed before the transaction. Returns the function that writes the clocks
+    right after the request's insert; ``start`` then has nothing left to do."""
+    clocks = _new_clocks(ticket, now)
+    ticket._sla_started = True
+    if not clocks:
+        return None
+    _sync_ticket(ticket, now, clocks, save=False)
+
+    def write(saved: Ticket) -> None:
+        for clock in clocks:
+            clock.ticket = saved
+        SlaClock.objects.bulk_create(clocks)
+
+    return write
 
 
 def start(ticket: Ticket, now: datetime | None = None) -> list[SlaClock]:
     now = now or ticket.created_at
+    if getattr(ticket, "_sla_started", False):
+        return []  # prepared before the request's transaction (``prepare_start``)
+    clocks = _new_clocks(ticket, now)
+    if clocks:
+        SlaClock.objects.bulk_create(clocks)
+        _sync_ticket(ticket, now, clocks)
+    return clocks
+
+
+def _new_clocks(ticket: Ticket, now: datetime) -> list[SlaClock]:
     plan = plan_for(ticket)
     target = target_for(plan, ticket) if plan else None
     if target is None:
@@ -183,8 +217,6 @@ def start(ticket: Ticket, now: datetime | None = None) -> list[SlaClock]:
         )
         _recompute(clock, ticket, now)
         clocks.append(clock)
-    SlaClock.objects.bulk_create(clocks)
-    _sync_ticket(ticket, now, clocks)
     return clocks
 
 
