@@ -195,10 +195,13 @@ if REDIS_URL:
 else:
     from huey import SqliteHuey
 
+    from aftercare.lib.hueystore import SqliteStorageNormalSync
+
     HUEY = SqliteHuey(
         HUEY_NAME,
         filename=env_str("AFTERCARE_HUEY_FILE", str(DATA_DIR / "huey.sqlite3")),
         immediate=HUEY_IMMEDIATE,
+        storage_class=SqliteStorageNormalSync,
     )
 # Schedules (crontab: minute hour day month weekday).
 AFTERCARE_SLA_CHECK_CRON = env_str("AFTERCARE_SLA_CHECK_CRON", "* * * * *")

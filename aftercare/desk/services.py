@@ -326,7 +326,6 @@ def open_ticket(
 
 
 @_removes_files_on_failure
-@transaction.atomic
 def reply(
     *,
     ticket: Ticket,
@@ -345,18 +344,38 @@ def reply(
     """
     check_writable()
     permset = PermSet(actor)
-    ticket = _lock(ticket)
     if internal and not permset.has("desk.add_internal_note"):
         raise PermissionDenied(_("You may not write internal notes."))
-    roles = permset.ticket_roles(ticket)
-    if not roles:
+    # The look-ups (roles, memberships) before the lock; checked again under it, cached.
+    if not permset.ticket_roles(ticket):
         raise PermissionDenied(_("You may not reply to this request."))
-    if ticket.status in (Status.ARCHIVED,) and not permset.is_agent:
-        raise ValidationError(_("This request is archived; please file a new one."))
     if not body.strip():
         raise ValidationError({"body": _("The message is empty.")})
     uploads = list(attachments)
     validate_uploads(uploads)
+    with transaction.atomic():
+        return _write_reply(
+            ticket, actor, permset, body, internal, channel, uploads, quoted=quoted, html=html
+        )
+
+
+def _write_reply(
+    ticket: Ticket,
+    actor: User,
+    permset: PermSet,
+    body: str,
+    internal: bool,
+    channel: str,
+    uploads: list[UploadedFile],
+    *,
+    quoted: str,
+    html: str,
+) -> Message:
+    ticket = _lock(ticket)
+    if not permset.ticket_roles(ticket):
+        raise PermissionDenied(_("You may not reply to this request."))
+    if ticket.status in (Status.ARCHIVED,) and not permset.is_agent:
+        raise ValidationError(_("This request is archived; please file a new one."))
     now = timezone.now()
     message = Message.objects.create(
         ticket=ticket,
@@ -462,7 +481,6 @@ def _apply_transition(
     return rule
 
 
-@transaction.atomic
 def transition(
     *,
     ticket: Ticket,
@@ -473,11 +491,15 @@ def transition(
 ) -> Ticket:
     """Move a request to ``target`` if the workflow table allows it for this user."""
     check_writable()
-    ticket = _lock(ticket, expected_version)
-    roles = PermSet(actor).ticket_roles(ticket)
-    if not roles:
+    permset = PermSet(actor)
+    if not permset.ticket_roles(ticket):  # the look-ups before the lock; checked again under it
         raise PermissionDenied(_("You may not change this request."))
-    _apply_transition(ticket, actor, target, roles, reason=reason.strip())
+    with transaction.atomic():
+        ticket = _lock(ticket, expected_version)
+        roles = permset.ticket_roles(ticket)
+        if not roles:
+            raise PermissionDenied(_("You may not change this request."))
+        _apply_transition(ticket, actor, target, roles, reason=reason.strip())
     return ticket
 
 

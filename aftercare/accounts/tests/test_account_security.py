@@ -491,3 +491,21 @@ def test_an_administrator_restricted_to_one_customer_cannot_use_the_django_admin
     response = client_for(admin_user).get("/admin/webhooks/subscription/")
     assert response.status_code == 302
     assert client_for(admin_user).get("/admin/accounts/user/").status_code == 302
+
+
+def test_incr_writes_in_place_and_a_shorter_record_reads_back(tmp_path):
+    """Counters are rewritten in place (no rename: ext4 flushes a renamed-over file); a
+    record shorter than the old one leaves bytes the reader never reaches."""
+    import os
+
+    from aftercare.accounts.filecache import SharedFileCache
+
+    store = SharedFileCache(str(tmp_path), {})
+    store.add("k", 10**12, 100)  # a long record first
+    fname = store._key_to_file("k")
+    inode = os.stat(fname).st_ino
+    assert store.incr("k", -(10**12) + 1) == 1  # a much shorter one over it
+    assert os.stat(fname).st_ino == inode
+    assert store.get("k") == 1
+    assert store.incr("k") == 2
+    assert store.get("k") == 2

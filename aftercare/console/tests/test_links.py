@@ -93,7 +93,7 @@ def test_the_panel_is_one_query(client_for, operator, duplicate, survivor, owner
     with CaptureQueriesContext(connection) as queries:
         out = tpl.render(Context({"ticket": duplicate, "permset": permset}))
     assert out == "3"
-    assert len(queries) == 1
+    assert len(queries) == 1, [q["sql"] for q in queries]
 
 
 def test_an_agent_restricted_to_this_customer_sees_its_linked_requests(
