@@ -38,18 +38,44 @@ def _encode(value, pk: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _convert(value, kind: str):
+    """A cursor's value as the key's type; ``ValueError`` if it cannot be one."""
+    if value is None:
+        return None
+    if kind == "DateTimeField":
+        return datetime.fromisoformat(value)
+    if kind in _INTEGER_KINDS:
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return value
+
+
 def _decode(cursor: str, kind: str):
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if value is not None:
-            if kind == "DateTimeField":
-                value = datetime.fromisoformat(value)
-            elif kind in _INTEGER_KINDS:
-                value = int(value)
-            elif not isinstance(value, str):
-                return None
-        return value, int(pk)
+        return _convert(value, kind), int(pk)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def _encode_many(values: list, pk: int) -> str:
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    raw = json.dumps([values, pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_many(cursor: str, kinds: list[str]):
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(kinds):
+            return None
+        values = [_convert(v, k) for v, k in zip(values, kinds, strict=True)]
+        if any(v is None for v in values):
+            return None
+        return values, int(pk)
     except (ValueError, TypeError, json.JSONDecodeError):
         return None
 
@@ -100,15 +126,83 @@ def _after(field: str, value: Any, pk: int, desc: bool, nullable: bool, nulls_la
     return filled
 
 
+def _after_many(fields: tuple[str, ...], values: list, pk: int, desc: bool) -> Q:
+    """Rows strictly after (values…, pk) in the order (fields…, pk), all ``desc`` or not:
+    (a > v) OR (a = v AND (b > w OR (b = w AND pk > p))), with the leading range
+    ``a >= v`` in front so an index on (a, b, id) is entered at the cursor's ``a``."""
+    op = "lt" if desc else "gt"
+    cond = Q(**{f"pk__{op}": pk})
+    for field, value in reversed(list(zip(fields, values, strict=True))):
+        cond = Q(**{f"{field}__{op}": value}) | (Q(**{field: value}) & cond)
+    return Q(**{f"{fields[0]}__{op}e": values[0]}) & cond
+
+
+def _paginate_many(
+    qs: QuerySet,
+    fields: tuple[str, ...],
+    *,
+    descending: bool,
+    size: int,
+    after: str | None,
+    before: str | None,
+) -> Page:
+    """``paginate`` by several columns (none of them NULL), then the id: the database
+    walks an index on the same columns instead of sorting a computed key."""
+    kinds = []
+    for field in fields:
+        kind, nullable = _describe(qs, field)
+        if nullable:
+            raise ValueError(f"{field} can be NULL: not a column of a composite keyset")
+        kinds.append(kind)
+    forward = before is None
+    raw = after if after else before
+    cursor = _decode_many(raw, kinds) if raw else None
+    desc = descending if forward else not descending
+    if cursor is not None:
+        qs = qs.filter(_after_many(fields, cursor[0], cursor[1], desc))
+    order = [f"-{f}" if desc else f for f in fields] + ["-pk" if desc else "pk"]
+    rows = list(qs.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if not forward:
+        rows.reverse()
+    if not rows:
+        return Page(rows, None, None)
+    first, last = rows[0], rows[-1]
+    has_next = more if forward else cursor is not None
+    has_prev = (cursor is not None) if forward else more
+
+    def values(row) -> list:
+        out = []
+        for field in fields:
+            obj = row
+            for part in field.split("__"):
+                obj = getattr(obj, part)
+            out.append(obj)
+        return out
+
+    return Page(
+        rows,
+        _encode_many(values(last), last.pk) if has_next else None,
+        _encode_many(values(first), first.pk) if has_prev else None,
+    )
+
+
 def paginate(
     qs: QuerySet,
-    field: str,
+    field: str | tuple[str, ...],
     *,
     descending: bool,
     size: int,
     after: str | None = None,
     before: str | None = None,
 ) -> Page:
+    """A page of ``qs`` ordered by ``field`` (or by several non-null columns, a tuple),
+    then the id; ``after`` / ``before`` are the cursors of the neighbouring pages."""
+    if isinstance(field, tuple):
+        return _paginate_many(
+            qs, field, descending=descending, size=size, after=after, before=before
+        )
     kind, nullable = _describe(qs, field)
     forward = before is None
     cursor = _decode(after, kind) if after else (_decode(before, kind) if before else None)

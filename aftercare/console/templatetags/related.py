@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 
 from aftercare.accounts.roles import PermSet
 from aftercare.desk import merge
@@ -18,12 +18,22 @@ register = template.Library()
 
 @register.simple_tag
 def related_panel(ticket: Ticket, permset: PermSet) -> dict[str, Any]:
-    """The linked requests this user may see (one query), and which forms to offer."""
-    linked_out = TicketLink.objects.filter(source_id=ticket.pk).values("target_id")
-    linked_in = TicketLink.objects.filter(target_id=ticket.pk).values("source_id")
+    """The linked requests this user may see (one query), and which forms to offer.
+
+    The other side of each link is one ``IN (subquery)``: the earlier ``pk IN (…) OR
+    pk IN (…)`` made PostgreSQL read every request (a hashed subplan over a sequential
+    scan), 10x slower at 1M requests than at 100k (issue 17).
+    """
+    others = (
+        TicketLink.objects.filter(Q(source_id=ticket.pk) | Q(target_id=ticket.pk))
+        .annotate(
+            other=Case(When(source_id=ticket.pk, then=F("target_id")), default=F("source_id"))
+        )
+        .values("other")
+    )
     rows = list(
         visible_tickets(permset)
-        .filter(Q(pk__in=linked_out) | Q(pk__in=linked_in))
+        .filter(pk__in=others)
         .only("pk", "number", "subject", "status", "organisation_id")
         .order_by("number")
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.db.models import Case, CharField, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, Lower, NullIf, Trim
@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -154,6 +155,12 @@ def _sort_annotation(key: str):
             output_field=CharField(null=True),
         )
     return None
+
+
+# Computed keys that are, in order, plain columns: the queue pages by the columns (an
+# index on them answers page N without sorting the open set); the API, which shares
+# ``_filtered``, keeps paging by the computed key (its cursors stay valid).
+KEYSET_COLUMNS = {"priority_arrival": ("priority", "created_at")}
 
 
 def _sorted(qs, sort: str, default: str = DEFAULT_SORT):
@@ -345,7 +352,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
     page = paginate(
         sorted_qs,
-        key,
+        KEYSET_COLUMNS.get(key, key),
         descending=descending,
         size=settings.AFTERCARE_QUEUE_PAGE_SIZE,
         after=request.GET.get("after"),
@@ -421,6 +428,12 @@ def board(request: HttpRequest) -> HttpResponse:
     qs = qs.filter(status__in=BOARD_COLUMNS)
     counts = dict(qs.order_by().values_list("status").annotate(n=Count("pk")))
     roles = request.permset.staff_roles
+    # Up to 180 cards: what is the same on every card (the move menu of a column, the
+    # address pattern) is made once here, not once per card in the template.
+    ticket_url = reverse("console:ticket", args=["0"])[:-2]
+    move_url = reverse("console:ticket-move", args=["0"])
+    move_prefix, move_suffix = move_url.rsplit("/0/", 1)
+    priority_labels = {value: str(label) for value, label in Priority.choices}
     columns = []
     for status in BOARD_COLUMNS:
         rules = workflow.allowed_transitions(status, roles)
@@ -429,6 +442,11 @@ def board(request: HttpRequest) -> HttpResponse:
             .select_related("organisation", "assignee")
             .order_by("priority", "-updated_at", "-pk")[:BOARD_CARDS]
         )
+        for card in cards:
+            number = quote(card.number)
+            card.board_url = f"{ticket_url}{number}/"
+            card.board_move_url = f"{move_prefix}/{number}/{move_suffix}"
+            card.board_priority = priority_labels.get(card.priority, card.priority)
         columns.append(
             {
                 "status": status,
@@ -436,6 +454,9 @@ def board(request: HttpRequest) -> HttpResponse:
                 "cards": cards,
                 "count": counts.get(status, 0),
                 "rules": rules,
+                "options": format_html_join(
+                    "", '<option value="{}">{}</option>', ((r.target, r.label) for r in rules)
+                ),
                 "targets": " ".join(r.target for r in rules),
                 "reason_targets": " ".join(r.target for r in rules if r.reason_required),
             }
@@ -450,6 +471,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "nav": "board",
             "params": params.urlencode(),
+            "next_url": request.get_full_path(),
         },
     )
 
