@@ -322,7 +322,15 @@ def open_ticket(
         message.save(force_insert=True)
         _store_attachments(ticket, message, uploads, actor, internal=False)
         _event(ticket, actor, "desk.ticket.created", new=ticket.number, at=now, note=note)
+    ticket._first_message = message
     return ticket
+
+
+def first_message(ticket: Ticket) -> Message | None:
+    """The description as the request's first message: the one ``open_ticket`` just wrote
+    (no query), else read."""
+    known = getattr(ticket, "_first_message", None)
+    return known if known is not None else ticket.messages.order_by("pk").first()
 
 
 @_removes_files_on_failure

@@ -15,7 +15,7 @@ from django.utils import timezone
 from imap_tools import AND, MailBox, MailBoxStartTls, MailBoxUnencrypted, MailMessageFlags
 
 from aftercare.lib import faults
-from aftercare.mail.ingest import ingest
+from aftercare.mail.ingest import ingest, intake_batch
 from aftercare.mail.models import Mailbox
 from aftercare.ops import maintenance
 
@@ -64,18 +64,22 @@ def fetch_mailbox(mailbox: Mailbox, limit: int | None = None) -> dict[str, int]:
     try:
         with connect(mailbox) as box:
             uids = box.uids(AND(seen=False))
-            for uid in uids[: limit or mailbox.batch_size]:
-                raw = _raw(box, uid)
-                if raw is None:
-                    continue
-                result = ingest(raw, mailbox=mailbox, source=f"imap:{mailbox.name}")
-                faults.point("mail.after_store")
-                key = result.outcome if result.created else "duplicate"
-                counts[key] = counts.get(key, 0) + 1
-                if mailbox.processed_folder:
-                    box.move(uid, mailbox.processed_folder)
-                else:
-                    box.flag(uid, MailMessageFlags.SEEN, True)
+            # One fetch is one batch: its messages share the intake's look-ups (mailboxes,
+            # senders, organisations), each is still stored in its own transaction and
+            # flagged right after it.
+            with intake_batch(mailbox):
+                for uid in uids[: limit or mailbox.batch_size]:
+                    raw = _raw(box, uid)
+                    if raw is None:
+                        continue
+                    result = ingest(raw, mailbox=mailbox, source=f"imap:{mailbox.name}")
+                    faults.point("mail.after_store")
+                    key = result.outcome if result.created else "duplicate"
+                    counts[key] = counts.get(key, 0) + 1
+                    if mailbox.processed_folder:
+                        box.move(uid, mailbox.processed_folder)
+                    else:
+                        box.flag(uid, MailMessageFlags.SEEN, True)
     except maintenance.MaintenanceError:
         log.info("fetching %s stopped: maintenance mode switched on", mailbox.name)
         return counts  # the message being read was neither stored nor flagged

@@ -24,7 +24,10 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -38,7 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from aftercare.accounts.models import User
-from aftercare.accounts.roles import PermSet, Role
+from aftercare.accounts.roles import PermSet, Role, shared_permsets
 from aftercare.desk import approvals, services
 from aftercare.desk.attachments import validate_upload
 from aftercare.desk.merge import resolve_merged
@@ -138,6 +141,149 @@ def _same_message_id(message_id: str) -> InboundMessage | None:
     return InboundMessage.objects.filter(message_id=message_id[:998]).order_by("pk").first()
 
 
+# -- one fetch: look-ups shared by its messages ---------------------------------------------
+
+# How many messages share one batch's look-ups (``ingest_many`` splits longer lists): a
+# batch's caches are as old as its first message.
+BATCH_SIZE = 100
+
+
+class _Batch:
+    """Read-only look-ups shared by the messages of one fetch, made before any lock.
+
+    Nothing here writes. What a message's own transaction changes that a later message of
+    the batch would look up (an account registered, a membership added, a row stored) is
+    noted here right after it, so every message sees what a message-by-message intake
+    would have seen.
+    """
+
+    def __init__(self, mailbox: Mailbox | None) -> None:
+        self.mailbox = mailbox
+        self._mailboxes: list[tuple[str, str]] | None = None
+        self._users: dict[str, list[User]] = {}
+        self._organisations: dict[tuple[str, int | None], tuple[Organisation | None, str]] = {}
+        self._member_of: dict[int, list[Organisation]] = {}
+        self._sent: dict[str, int] = {}  # sender -> inbound rows in the last day (known)
+        self._since = timezone.now() - timedelta(days=1)
+        self.known: dict[str, InboundMessage] = {}  # "h:<hash>" / "m:<message id>" -> row
+        self._prefetched: set[str] = set()
+
+    # configuration
+    def mailboxes(self) -> list[tuple[str, str]]:
+        """(address, improvement address) of every mailbox: one query per batch."""
+        if self._mailboxes is None:
+            self._mailboxes = list(Mailbox.objects.values_list("address", "improvement_address"))
+        return self._mailboxes
+
+    # de-duplication
+    def prefetch(self, digests: list[str], message_ids: list[str]) -> None:
+        """The rows stored earlier with any of these hashes or Message-IDs: one query."""
+        from django.db.models import Q
+
+        digests = [d for d in digests if f"h:{d}" not in self._prefetched]
+        message_ids = [m[:998] for m in message_ids if m and f"m:{m[:998]}" not in self._prefetched]
+        if not digests and not message_ids:
+            return
+        rows = InboundMessage.objects.filter(
+            Q(content_hash__in=digests) | Q(message_id__in=message_ids)
+        ).order_by("pk")
+        for row in rows:
+            self.known.setdefault(f"h:{row.content_hash}", row)
+            if row.message_id:
+                self.known.setdefault(f"m:{row.message_id}", row)
+        self._prefetched.update(f"h:{d}" for d in digests)
+        self._prefetched.update(f"m:{m}" for m in message_ids)
+
+    def duplicate(self, digest: str) -> InboundMessage | None:
+        if f"h:{digest}" not in self._prefetched:
+            return _duplicate(digest)
+        return self.known.get(f"h:{digest}")
+
+    def same_message_id(self, message_id: str) -> InboundMessage | None:
+        message_id = message_id[:998]
+        if not message_id:
+            return None
+        if f"m:{message_id}" not in self._prefetched:
+            return _same_message_id(message_id)
+        return self.known.get(f"m:{message_id}")
+
+    def stored(self, row: InboundMessage) -> None:
+        """A row this batch stored: a later copy of it is a duplicate, its sender counts."""
+        self.known[f"h:{row.content_hash}"] = row
+        self._prefetched.add(f"h:{row.content_hash}")
+        if row.message_id:
+            self.known[f"m:{row.message_id}"] = row
+            self._prefetched.add(f"m:{row.message_id}")
+        if row.sender in self._sent:
+            self._sent[row.sender] += 1
+
+    # the daily cap per sender
+    def prefetch_senders(self, addresses: list[str]) -> None:
+        from django.db.models import Count
+
+        wanted = sorted({a for a in addresses if a and a not in self._sent})
+        if not wanted:
+            return
+        counts = dict(
+            InboundMessage.objects.filter(sender__in=wanted, received_at__gte=self._since)
+            .values_list("sender")
+            .annotate(n=Count("pk"))
+            .values_list("sender", "n")
+            .order_by()
+        )
+        for address in wanted:
+            self._sent[address] = counts.get(address, 0)
+
+    def sent_today(self, address: str) -> int:
+        """Rows stored from ``address`` in the last day (the message itself not yet)."""
+        if address not in self._sent:
+            self.prefetch_senders([address])
+        return self._sent[address]
+
+    # who wrote
+    def users(self, address: str) -> list[User]:
+        key = address.lower()
+        if key not in self._users:
+            self._users[key] = _active_users(address)
+        return self._users[key]
+
+    def member_of(self, user: User) -> list[Organisation]:
+        """The active organisations ``user`` belongs to."""
+        if user.pk not in self._member_of:
+            self._member_of[user.pk] = list(
+                Organisation.objects.filter(memberships__user=user, is_active=True).distinct()
+            )
+        return self._member_of[user.pk]
+
+    def organisation_for(
+        self, address: str, sender: User | None, mailbox: Mailbox | None
+    ) -> tuple[Organisation | None, str]:
+        key = (address, sender.pk if sender else None)
+        if key not in self._organisations:
+            member_of = self.member_of(sender) if sender is not None else None
+            self._organisations[key] = _organisation_for(address, sender, mailbox, member_of)
+        return self._organisations[key]
+
+    def forget_person(self, user: User, address: str) -> None:
+        """An account was registered or joined an organisation: look it up afresh."""
+        self._users.pop(address.lower(), None)
+        self._users.pop((user.email or "").lower(), None)
+        self._member_of.pop(user.pk, None)
+        for key in [k for k in self._organisations if k[1] in (None, user.pk)]:
+            del self._organisations[key]
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("aftercare_mail_batch", default=None)
+
+
+def _current_batch(mailbox: Mailbox | None = None) -> _Batch:
+    """The running fetch's look-ups; outside one (triage, reprocessing) a fresh set."""
+    return _batch.get() or _Batch(mailbox)
+
+
+# -- intake -------------------------------------------------------------------------------
+
+
 def ingest(
     raw: bytes, *, mailbox: Mailbox | None = None, source: str = "", _again: bool = False
 ) -> Result:
@@ -147,19 +293,95 @@ def ingest(
     Message-ID (a broken mailer, a forgery) is processed as a message of its own: its
     row keeps the Message-ID aside (``reused_message_id``), so nothing threads to it as
     if it were the earlier one, and the clash is recorded and shown on the mail pages.
+
+    Everything that only reads — parsing, charset decoding, sanitising, quote stripping,
+    attachment checks, de-duplication, who the sender is, which request the mail refers
+    to, which organisation — happens before the message's one write transaction, which
+    holds the database's write lock only for the rows it writes.
     """
-    check_writable()  # maintenance mode: refuse before anything is stored
+    batch = _batch.get()
+    if batch is None:
+        token = _batch.set(_Batch(mailbox))
+        try:
+            return _ingest_one(raw, mailbox=mailbox, source=source, _again=_again)
+        finally:
+            _batch.reset(token)
+    return _ingest_one(raw, mailbox=mailbox, source=source, _again=_again)
+
+
+def ingest_many(
+    raws: Iterable[bytes], *, mailbox: Mailbox | None = None, source: str = ""
+) -> list[Result]:
+    """Process messages that arrived together (a fetch, an mbox file), in order.
+
+    The same as ``ingest`` for each, one transaction per message, but the look-ups are
+    shared: one query finds the duplicates of up to ``BATCH_SIZE`` messages, one counts
+    their senders' mail of the day, the mailboxes are read once, and a sender or
+    organisation is looked up once per batch.
+    """
+    raws = list(raws)
+    results: list[Result] = []
+    for start in range(0, len(raws), BATCH_SIZE):
+        with intake_batch(mailbox) as batch:
+            chunk = raws[start : start + BATCH_SIZE]
+            check_writable()
+            prepared = [_prepare(raw) for raw in chunk]
+            batch.prefetch(
+                [digest for digest, _p, _r in prepared],
+                [parsed.message_id for _d, parsed, _r in prepared if parsed],
+            )
+            batch.prefetch_senders([parsed.from_address for _d, parsed, _r in prepared if parsed])
+            for raw, ready in zip(chunk, prepared, strict=True):
+                results.append(_ingest_one(raw, mailbox=mailbox, source=source, prepared=ready))
+    return results
+
+
+@contextmanager
+def intake_batch(mailbox: Mailbox | None = None) -> Iterator[_Batch]:
+    """Messages ingested inside share one batch's look-ups (see ``_Batch``).
+
+    For a source that hands over messages one at a time but in a run (the IMAP poller
+    fetching, storing and flagging each in turn)."""
+    token = _batch.set(_Batch(mailbox))
+    try:
+        yield _batch.get()
+    finally:
+        _batch.reset(token)
+
+
+def _prepare(raw: bytes) -> tuple[str, ParsedMail | None, MailRejected | None]:
+    """Hash and parse: CPU only, no database."""
     digest = content_hash(raw)
-    found = _duplicate(digest)
+    try:
+        return digest, parse(raw, limits()), None
+    except MailRejected as exc:
+        return digest, None, exc
+
+
+def _ingest_one(raw: bytes, **kwargs) -> Result:
+    """One message, with one permission set per person for all its checks (the sender's
+    memberships and roles are asked once, not by each rule)."""
+    with shared_permsets():
+        return _ingest_message(raw, **kwargs)
+
+
+def _ingest_message(
+    raw: bytes,
+    *,
+    mailbox: Mailbox | None,
+    source: str,
+    _again: bool = False,
+    prepared: tuple[str, ParsedMail | None, MailRejected | None] | None = None,
+) -> Result:
+    check_writable()  # maintenance mode: refuse before anything is stored
+    batch = _current_batch(mailbox)
+    digest, parsed, rejected = prepared or _prepare(raw)
+    message_id = parsed.message_id[:998] if parsed else ""
+    batch.prefetch([digest], [message_id])  # one query, or none when the batch knows
+    found = batch.duplicate(digest)
     if found is not None:
         return Result(found, False)
-    try:
-        parsed: ParsedMail | None = parse(raw, limits())
-        rejected: MailRejected | None = None
-    except MailRejected as exc:
-        parsed, rejected = None, exc
-    message_id = parsed.message_id[:998] if parsed else ""
-    clash = _same_message_id(message_id)
+    clash = batch.same_message_id(message_id)
     row = InboundMessage(
         message_id="" if clash else message_id,
         reused_message_id=message_id if clash else "",
@@ -185,16 +407,19 @@ def ingest(
         keep = raw if len(raw) <= settings.AFTERCARE_MAIL_MAX_BYTES else raw[:65536]
         row.raw.save("message.eml", ContentFile(keep), save=False)
     try:
-        return _store(row, parsed, rejected, mailbox)
+        plan = _plan(row, parsed, mailbox) if rejected is None else None
+        result = _store(row, parsed, rejected, mailbox, plan)
     except IntegrityError:
         _discard_file(row)
+        batch.known.clear()
+        batch._prefetched.clear()
         found = _duplicate(digest)  # a racing ingester stored this very message
         if found is not None:
             return Result(found, False)
         if clash is None and not _again and _same_message_id(message_id) is not None:
             # A different message with this Message-ID was stored meanwhile: once more,
             # now as a message that reuses it.
-            return ingest(raw, mailbox=mailbox, source=source, _again=True)
+            return _ingest_one(raw, mailbox=mailbox, source=source, _again=True)
         raise
     except (OperationalError, InterfaceError):
         _discard_file(row)
@@ -202,7 +427,9 @@ def ingest(
     except Exception as exc:  # a bug must not stop the intake: keep the message as failed
         _discard_file(row)
         log.exception("mail intake failed for %s", row.message_id or digest)
-        return _store_failure(row, raw, exc)
+        result = _store_failure(row, raw, exc)
+    batch.stored(result.inbound)
+    return result
 
 
 def _describe(row: InboundMessage, parsed: ParsedMail) -> None:
@@ -250,13 +477,14 @@ def _discard_file(row: InboundMessage) -> None:
             log.warning("could not remove %s", row.raw.name)
 
 
-def _store(row, parsed, rejected, mailbox) -> Result:
+def _store(row, parsed, rejected, mailbox, plan: _Plan | None = None) -> Result:
+    """The message's one write transaction: its ledger row, then what routing decided."""
     with transaction.atomic():
         row.save()  # the unique keys first: a racing duplicate fails here, before any work
         if rejected is not None:
             _reject(row, rejected.code, rejected.detail)
         else:
-            _route(row, parsed, mailbox)
+            _route(row, parsed, mailbox, plan)
         _record_clash(row)
         row.save()
     return Result(row, True)
@@ -342,12 +570,90 @@ def _set(row: InboundMessage, outcome: str, reason: str = "", detail: str = "") 
 def _is_own(parsed: ParsedMail) -> bool:
     if parsed.aftercare_loop and parsed.aftercare_loop.strip() == settings.AFTERCARE_MAIL_DOMAIN:
         return True
-    ours = {outbound.support_address(), *Mailbox.objects.values_list("address", flat=True)}
+    ours = {outbound.support_address(), *(a for a, _i in _current_batch().mailboxes())}
     return parsed.from_address in {a.lower() for a in ours if a}
 
 
-def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> None:
+_UNKNOWN = object()
+
+
+@dataclass
+class _Plan:
+    """What routing one message needs to know, looked up before its write transaction.
+
+    Only reads: the transaction then writes what these facts decide, in the order
+    ``_route`` gives them. The services it calls check again under their row locks
+    (who may write to a request, whether it still takes replies)."""
+
+    own: bool = False
+    rate_limited: bool = False
+    sender: User | None = None
+    ambiguous: AmbiguousSender | None = None
+    # Our mail the message refers to: (Message-ID, kind, dedupe key, request number).
+    ours: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    ticket: Ticket | None = None
+    note: str = ""
+    is_agent: bool = False
+    files: tuple[list, list] | None = None
+    organisation: object = _UNKNOWN  # Organisation | None, once looked up
+    reason: str = ""
+    member: bool = False  # the sender already belongs to ``organisation``
+
+
+def _plan(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> _Plan:
+    """The look-ups of ``_route``, in its order, stopping where its decision is made."""
+    plan = _Plan()
     if _is_own(parsed):
+        plan.own = True
+        return plan
+    if parsed.is_bounce or "@" not in parsed.from_address:
+        return plan  # decided (and written) in the transaction
+    if row.pk is None:
+        sent = _current_batch(mailbox).sent_today(parsed.from_address)
+    else:  # processed again: the row itself is one of the day's
+        since = timezone.now() - timedelta(days=1)
+        recent = InboundMessage.objects.filter(sender=parsed.from_address, received_at__gte=since)
+        sent = recent.exclude(pk=row.pk).count()
+    if sent >= settings.AFTERCARE_MAIL_SENDER_DAILY_CAP:
+        plan.rate_limited = True
+        return plan
+    try:
+        plan.sender = _sender(parsed.from_address)
+    except AmbiguousSender as exc:
+        plan.ambiguous = exc
+        return plan
+    plan.ours = _our_mail(parsed)
+    plan.ticket, plan.note = _referenced_ticket(parsed, plan.sender, plan.ours)
+    plan.files = _check_files(parsed)
+    if parsed.auto_submitted:
+        return plan
+    plan.is_agent = plan.sender is not None and PermSet(plan.sender).is_agent
+    if plan.ticket is None and not plan.is_agent:
+        _plan_organisation(plan, parsed, mailbox)
+    return plan
+
+
+def _plan_organisation(plan: _Plan, parsed: ParsedMail, mailbox: Mailbox | None) -> None:
+    batch = _current_batch(mailbox)
+    organisation, reason = batch.organisation_for(parsed.from_address, plan.sender, mailbox)
+    plan.organisation, plan.reason = organisation, reason
+    plan.member = (
+        organisation is not None
+        and plan.sender is not None
+        and organisation in batch.member_of(plan.sender)
+    )
+
+
+def _route(
+    row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None, plan: _Plan | None = None
+) -> None:
+    """Decide and write what becomes of one message (inside its transaction).
+
+    ``plan`` holds the look-ups made before the transaction; without one (a message
+    processed again) they are made here."""
+    if plan is None:
+        plan = _plan(row, parsed, mailbox)
+    if plan.own:
         return _set(row, Outcome.IGNORED, "own_mail")
     if parsed.is_bounce:
         sent = _bounced_mail(parsed)
@@ -363,42 +669,62 @@ def _route(row: InboundMessage, parsed: ParsedMail, mailbox: Mailbox | None) -> 
         if parsed.auto_submitted:
             return _set(row, Outcome.TRIAGE, "automatic", parsed.auto_reason)
         return _set(row, Outcome.TRIAGE, "no_sender")
-    since = timezone.now() - timedelta(days=1)
-    recent = InboundMessage.objects.filter(sender=parsed.from_address, received_at__gte=since)
-    if recent.exclude(pk=row.pk).count() >= settings.AFTERCARE_MAIL_SENDER_DAILY_CAP:
+    if plan.rate_limited:
         return _reject(row, "rate_limited")
-    try:
-        sender = _sender(parsed.from_address)
-    except AmbiguousSender as exc:
+    if plan.ambiguous is not None:
         # Never pick one of several accounts: whoever it is, the mail waits for a person.
-        return _set(row, Outcome.TRIAGE, "ambiguous_sender", exc.detail)
+        return _set(row, Outcome.TRIAGE, "ambiguous_sender", plan.ambiguous.detail)
+    sender = plan.sender
 
-    if sender is not None and not parsed.auto_submitted and _approval_reply(row, parsed, sender):
+    if (
+        sender is not None
+        and not parsed.auto_submitted
+        and _approval_reply(row, parsed, sender, plan.ours)
+    ):
         return None
     if not parsed.auto_submitted and any(hook(row, parsed, sender) for hook in REPLY_HOOKS):
         return None
-    ticket, note = _referenced_ticket(parsed, sender)
+    ticket, note = plan.ticket, plan.note
     closed = None  # the sender's own request that no longer takes replies
     if ticket is not None:
         row.ticket = ticket
         row.organisation_id = ticket.organisation_id
         if parsed.auto_submitted:
             return _set(row, Outcome.IGNORED, "automatic", parsed.auto_reason)
-        if _add_reply(row, parsed, ticket, sender):
+        if _add_reply(row, parsed, ticket, sender, plan.files):
             return None
         closed = ticket
     if parsed.auto_submitted:
         return _set(row, Outcome.TRIAGE, "automatic", parsed.auto_reason)
-    if sender is not None and PermSet(sender).is_agent:
+    if sender is not None and plan.is_agent:
         return _set(row, Outcome.TRIAGE, "staff_sender", note)
-    organisation, reason = _organisation_for(parsed.from_address, sender, mailbox)
+    if plan.organisation is _UNKNOWN:
+        _plan_organisation(plan, parsed, mailbox)
+    organisation = plan.organisation
     if organisation is None:
-        return _set(row, Outcome.TRIAGE, reason, note)
-    sender = sender or _register(parsed, organisation)
-    if not sender.memberships.filter(organisation=organisation).exists():
+        return _set(row, Outcome.TRIAGE, plan.reason, note)
+    if sender is None:
+        sender = _register(parsed, organisation)
+        _current_batch(mailbox).forget_person(sender, parsed.from_address)
+    if not plan.member and not sender.memberships.filter(organisation=organisation).exists():
         Membership.objects.create(user=sender, organisation=organisation, role=Role.CUSTOMER)
-    _open(row, parsed, organisation, sender, mailbox, note, follow_up_of=closed)
+        _current_batch(mailbox).forget_person(sender, parsed.from_address)
+    _open(row, parsed, organisation, sender, mailbox, note, follow_up_of=closed, files=plan.files)
     return None
+
+
+def _our_mail(parsed: ParsedMail) -> list[tuple[str, str, str, str | None]]:
+    """Our outgoing mail the message answers or refers to (one query for threading and
+    for approvals): (Message-ID, kind, dedupe key, request number or None)."""
+    refs = [*parsed.in_reply_to, *parsed.references]
+    ids = {f"<{r}>" for r in refs} | {f"<{r[:998]}>" for r in refs}
+    if not ids:
+        return []
+    return list(
+        OutboundMail.objects.filter(message_id__in=sorted(ids)).values_list(
+            "message_id", "kind", "dedupe_key", "ticket__number"
+        )
+    )
 
 
 # -- who wrote ----------------------------------------------------------------------------
@@ -430,7 +756,7 @@ def _sender(address: str) -> User | None:
     Raises :class:`AmbiguousSender` when there are several: mail is never attributed to
     one of them by guesswork (whichever it picked could write into the others' requests).
     """
-    users = _active_users(address)
+    users = _current_batch().users(address)
     if len(users) > 1:
         raise AmbiguousSender(address, users)
     return users[0] if users else None
@@ -445,13 +771,17 @@ def _organisations_by_domain(address: str) -> list[Organisation]:
 
 
 def _organisation_for(
-    address: str, sender: User | None, mailbox: Mailbox | None
+    address: str,
+    sender: User | None,
+    mailbox: Mailbox | None,
+    member_of: list[Organisation] | None = None,
 ) -> tuple[Organisation | None, str]:
     default = mailbox.default_organisation if mailbox else None
     if sender is not None:
-        member_of = list(
-            Organisation.objects.filter(memberships__user=sender, is_active=True).distinct()
-        )
+        if member_of is None:
+            member_of = list(
+                Organisation.objects.filter(memberships__user=sender, is_active=True).distinct()
+            )
         if len(member_of) == 1:
             return member_of[0], ""
         if len(member_of) > 1:
@@ -509,8 +839,12 @@ def _number_re() -> re.Pattern:
     return re.compile(rf"(?<![\w-])({prefix}-\d{{4}}-\d{{6}})(?![\w-])", re.IGNORECASE)
 
 
-def _candidates(parsed: ParsedMail) -> list[str]:
-    """Request numbers this mail refers to, strongest evidence first."""
+def _candidates(
+    parsed: ParsedMail, ours: list[tuple[str, str, str, str | None]] | None = None
+) -> list[str]:
+    """Request numbers this mail refers to, strongest evidence first.
+
+    ``ours``: the outgoing mail it refers to, when already looked up (``_our_mail``)."""
     numbers: list[str] = []
     addresses = " ".join([*parsed.to, *parsed.cc])
     numbers += outbound.numbers_from_tokens(addresses)
@@ -518,11 +852,9 @@ def _candidates(parsed: ParsedMail) -> list[str]:
     refs = [*parsed.in_reply_to, *reversed(parsed.references)]
     if refs:
         refs = [r[:998] for r in refs]
-        by_out = dict(
-            OutboundMail.objects.filter(message_id__in=[f"<{r}>" for r in refs])
-            .exclude(ticket=None)
-            .values_list("message_id", "ticket__number")
-        )
+        if ours is None:
+            ours = _our_mail(parsed)
+        by_out = {m: number for m, _kind, _key, number in ours if number is not None}
         by_in = dict(
             InboundMessage.objects.filter(message_id__in=refs)
             .exclude(ticket=None)
@@ -554,9 +886,13 @@ def _may_write(sender: User | None, ticket: Ticket) -> bool:
     return permset.may_view_ticket(ticket) and bool(permset.ticket_roles(ticket))
 
 
-def _referenced_ticket(parsed: ParsedMail, sender: User | None) -> tuple[Ticket | None, str]:
+def _referenced_ticket(
+    parsed: ParsedMail,
+    sender: User | None,
+    ours: list[tuple[str, str, str, str | None]] | None = None,
+) -> tuple[Ticket | None, str]:
     refused = []
-    numbers = _candidates(parsed)
+    numbers = _candidates(parsed, ours)
     tickets = {t.number: t for t in Ticket.objects.filter(number__in=numbers)}
     for number in numbers:
         ticket = tickets.get(number)
@@ -591,9 +927,10 @@ def _body(parsed: ParsedMail) -> tuple[str, str]:
     return text, quoted
 
 
-def _uploads(row: InboundMessage, parsed: ParsedMail) -> list[SimpleUploadedFile]:
-    """Attachments that pass the desk's checks; the others are listed on the row."""
-    kept: list[SimpleUploadedFile] = []
+def _check_files(parsed: ParsedMail) -> tuple[list[tuple[str, bytes, str]], list[str]]:
+    """(name, data, type) of the attachments that pass the desk's checks, and why the
+    others were refused. No database: done before the transaction."""
+    kept: list[tuple[str, bytes, str]] = []
     refused: list[str] = []
     for att in parsed.attachments:
         if att.content_type in NOT_FILES:
@@ -607,11 +944,24 @@ def _uploads(row: InboundMessage, parsed: ParsedMail) -> list[SimpleUploadedFile
         except ValidationError as exc:
             refused.append(" ".join(exc.messages))
             continue
-        kept.append(upload)
+        kept.append((upload.name, att.data, att.content_type))
+    return kept, refused
+
+
+def _uploads(
+    row: InboundMessage,
+    parsed: ParsedMail,
+    checked: tuple[list[tuple[str, bytes, str]], list[str]] | None = None,
+) -> list[SimpleUploadedFile]:
+    """Attachments that pass the desk's checks; the others are listed on the row.
+
+    ``checked``: ``_check_files``'s answer when made earlier. The files are new objects
+    each call (a refused reply's files go into the follow-up request unread)."""
+    kept, refused = checked if checked is not None else _check_files(parsed)
     if refused:
         row.detail = (row.detail + "\n" + "\n".join(refused)).strip()[:4000]
     row.refused_files = refused
-    return kept
+    return [SimpleUploadedFile(name, data, content_type) for name, data, content_type in kept]
 
 
 def _refused_note(row: InboundMessage, ticket: Ticket) -> None:
@@ -627,9 +977,15 @@ def _refused_note(row: InboundMessage, ticket: Ticket) -> None:
         )
 
 
-def _add_reply(row: InboundMessage, parsed: ParsedMail, ticket: Ticket, sender: User) -> bool:
+def _add_reply(
+    row: InboundMessage,
+    parsed: ParsedMail,
+    ticket: Ticket,
+    sender: User,
+    files: tuple[list, list] | None = None,
+) -> bool:
     text, quoted = _body(parsed)
-    uploads = _uploads(row, parsed)
+    uploads = _uploads(row, parsed, files)
     try:
         with transaction.atomic():
             message = services.reply(
@@ -691,10 +1047,7 @@ def _improvement_addresses(mailbox: Mailbox | None) -> set[str]:
     arrives without one (piped in, re-processed), every mailbox's."""
     if mailbox is not None:
         return {mailbox.improvement_address.lower()} if mailbox.improvement_address else set()
-    rows = Mailbox.objects.exclude(improvement_address="").values_list(
-        "improvement_address", flat=True
-    )
-    return {a.lower() for a in rows}
+    return {alias.lower() for _a, alias in _current_batch().mailboxes() if alias}
 
 
 def classify(parsed: ParsedMail, mailbox: Mailbox | None) -> tuple[str, str]:
@@ -724,11 +1077,12 @@ def _open(
     mailbox: Mailbox | None,
     note: str,
     follow_up_of: Ticket | None = None,
+    files: tuple[list, list] | None = None,
 ) -> None:
     text, quoted = _body(parsed)
     if note:
         row.detail = (row.detail + "\n" + note).strip()
-    uploads = _uploads(row, parsed)
+    uploads = _uploads(row, parsed, files)
     category, subject = classify(parsed, mailbox)
     ticket = services.open_ticket(
         actor=sender,
@@ -752,7 +1106,7 @@ def _open(
         )
     row.ticket = ticket
     row.organisation = organisation
-    row.ticket_message = ticket.messages.order_by("pk").first()
+    row.ticket_message = services.first_message(ticket)
     _refused_note(row, ticket)
     _set(row, Outcome.TICKET)
 
@@ -815,7 +1169,12 @@ def _record_bounce(parsed: ParsedMail, sent: OutboundMail | None) -> bool:
     return True
 
 
-def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bool:
+def _approval_reply(
+    row: InboundMessage,
+    parsed: ParsedMail,
+    sender: User,
+    ours: list[tuple[str, str, str, str | None]] | None = None,
+) -> bool:
     """An answer to an approval mail by one of its approvers, read by
     ``lib.replies.decide`` (first meaningful lines, negation, en/ro/fr/uk/ru): a clear
     yes approves, a clear no declines. An unsure answer ("yes, but not before Monday",
@@ -826,9 +1185,13 @@ def _approval_reply(row: InboundMessage, parsed: ParsedMail, sender: User) -> bo
     refs = [f"<{r}>" for r in [*parsed.in_reply_to, *parsed.references]]
     if not refs:
         return False
-    keys = OutboundMail.objects.filter(message_id__in=refs, kind="approval").values_list(
-        "dedupe_key", flat=True
-    )
+    if ours is None:
+        keys = OutboundMail.objects.filter(message_id__in=refs, kind="approval").values_list(
+            "dedupe_key", flat=True
+        )
+    else:
+        wanted = set(refs)
+        keys = [key for m, kind, key, _n in ours if kind == "approval" and m in wanted]
     approval_ids = [int(m.group(1)) for k in keys if (m := re.match(r"approval(\d+):", k))]
     if not approval_ids:
         return False
@@ -986,7 +1349,7 @@ def triage_open(
         html=parsed.html,
     )
     row.ticket, row.organisation = ticket, organisation
-    row.ticket_message = ticket.messages.order_by("pk").first()
+    row.ticket_message = services.first_message(ticket)
     _resolve(row, actor, Outcome.TICKET)
     return ticket
 

@@ -11,12 +11,13 @@ mode is on, so an MTA keeps the message and retries later. In maintenance mode t
 from __future__ import annotations
 
 import sys
+from itertools import islice
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError
 
-from aftercare.mail.ingest import ingest
+from aftercare.mail.ingest import BATCH_SIZE, ingest, intake_batch
 from aftercare.mail.parsing import iter_mbox
 from aftercare.ops import maintenance
 from aftercare.ops.maintenance import MaintenanceError
@@ -37,6 +38,12 @@ def _messages(path: Path):
             yield f"{path}#{index}", raw
     else:
         yield str(path), data
+
+
+def _chunks(items, size: int):
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 class Command(BaseCommand):
@@ -61,14 +68,18 @@ class Command(BaseCommand):
             with system_scope():
                 for label, item in sources:
                     pairs = [(label, item)] if isinstance(item, bytes) else _messages(item)
-                    for one_label, raw in pairs:
-                        result = ingest(raw, source=f"file:{one_label}"[:255])
-                        key = result.outcome if result.created else "duplicate"
-                        counts[key] = counts.get(key, 0) + 1
-                        if verbosity > 1:
-                            row = result.inbound
-                            number = row.ticket.number if row.ticket_id else "-"
-                            self.stdout.write(f"{one_label}: {key} {row.reason} {number}")
+                    # The messages of a file share the intake's look-ups (``intake_batch``),
+                    # a fresh set every BATCH_SIZE messages.
+                    for chunk in _chunks(pairs, BATCH_SIZE):
+                        with intake_batch():
+                            for one_label, raw in chunk:
+                                result = ingest(raw, source=f"file:{one_label}"[:255])
+                                key = result.outcome if result.created else "duplicate"
+                                counts[key] = counts.get(key, 0) + 1
+                                if verbosity > 1:
+                                    row = result.inbound
+                                    number = row.ticket.number if row.ticket_id else "-"
+                                    self.stdout.write(f"{one_label}: {key} {row.reason} {number}")
         except (OperationalError, InterfaceError) as exc:
             self.stderr.write(f"database unavailable, try again later: {exc}")
             sys.exit(EX_TEMPFAIL)
