@@ -112,50 +112,58 @@ def pending() -> models.QuerySet[Followup]:
 
 
 def expand(limit: int | None = None) -> dict[str, int]:
-    """Expand the follow-ups that are due, oldest first, a batch per transaction.
+    """Expand the follow-ups that are due, oldest first, each in its own transaction.
 
-    Returns counts (``done``, ``failed``). Safe to run in several workers at once: on
-    PostgreSQL rows are claimed with ``SKIP LOCKED``; on SQLite writers take turns."""
+    One short transaction per change, not one per batch: on SQLite a transaction holds
+    the database's only write lock, and the web requests must not wait behind a batch of
+    mails being rendered. Returns counts (``done``, ``failed``). Safe to run in several
+    workers at once: on PostgreSQL a row is claimed with ``SKIP LOCKED``; on SQLite
+    writers take turns, and a row already expanded by another is simply gone."""
     counts = {"done": 0, "failed": 0}
     with scopes_disabled():
         while limit is None or counts["done"] + counts["failed"] < limit:
             size = BATCH if limit is None else min(BATCH, limit - counts["done"] - counts["failed"])
-            done, failed, seen = _batch(size)
-            counts["done"] += done
-            counts["failed"] += failed
-            if seen < size:
+            ids = list(pending().order_by("pk").values_list("pk", flat=True)[:size])
+            for pk in ids:
+                outcome = _expand_one(pk)
+                if outcome in counts:
+                    counts[outcome] += 1
+            if len(ids) < size:
                 break
     return counts
 
 
-def _batch(size: int) -> tuple[int, int, int]:
+def _expand_one(pk: int) -> str:
     from aftercare.accounts.roles import shared_permsets
 
-    done = failed = 0
-    with transaction.atomic():
-        rows = list(
-            pending()
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("pk")
-            .select_related("event", "event__actor", "event__ticket")[:size]
-        )
-        for row in rows:
-            try:
-                with transaction.atomic(), shared_permsets():
-                    event = row.event
-                    ticket_followup.send(
-                        sender=Ticket, ticket=event.ticket, event=event, **_load(row.context)
-                    )
-                    faults.point("desk.followups.expanded")  # docs/faults.md
-                    row.delete()
-                done += 1
-            except Exception as exc:  # noqa: BLE001 - kept and retried; logged with its trace
-                log.exception("follow-up of event %s failed", row.event_id)
-                row.attempts += 1
-                row.not_before = timezone.now() + min(
-                    timedelta(minutes=2 ** min(row.attempts - 1, 10)), MAX_BACKOFF
+    try:
+        with transaction.atomic():
+            row = (
+                pending()
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("event", "event__actor", "event__ticket")
+                .filter(pk=pk)
+                .first()
+            )
+            if row is None:
+                return "gone"  # expanded (or claimed) by another worker meanwhile
+            with shared_permsets():
+                event = row.event
+                ticket_followup.send(
+                    sender=Ticket, ticket=event.ticket, event=event, **_load(row.context)
                 )
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                row.save(update_fields=["attempts", "not_before", "last_error"])
-                failed += 1
-    return done, failed, len(rows)
+            faults.point("desk.followups.expanded")  # docs/faults.md
+            row.delete()
+        return "done"
+    except Exception as exc:  # noqa: BLE001 - kept and retried; logged with its trace
+        log.exception("follow-up %s failed", pk)
+        attempts = (
+            Followup.objects.filter(pk=pk).values_list("attempts", flat=True).first() or 0
+        ) + 1
+        Followup.objects.filter(pk=pk).update(
+            attempts=attempts,
+            not_before=timezone.now()
+            + min(timedelta(minutes=2 ** min(attempts - 1, 10)), MAX_BACKOFF),
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        return "failed"
