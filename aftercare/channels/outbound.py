@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from aftercare.accounts.roles import PermSet
 from aftercare.channels.base import ChannelError, OutboundFile, adapter_for
 from aftercare.channels.models import ChatDelivery, ChatTicket
+from aftercare.desk.followups import write
 from aftercare.desk.models import Attachment, Event, Message, Ticket
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
     chats = ChatTicket.objects.filter(ticket=ticket, link__active=True).select_related(
         "link", "link__user"
     )
-    created = []
+    texts = []
     for chat in chats:
         if not PermSet(chat.link.user).may_view_ticket(ticket):
             continue
@@ -54,17 +55,29 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
                 "author": actor.display_name,
                 "body": message.body,
             }
-        delivery, made = ChatDelivery.objects.get_or_create(
-            message=message,
-            link=chat.link,
-            defaults={"ticket": ticket, "organisation_id": ticket.organisation_id, "text": text},
-        )
-        if made:
-            created.append(delivery.pk)
-    if created:
-        from aftercare.channels.tasks import deliver
+        texts.append((chat.link, text))
 
-        transaction.on_commit(lambda: [deliver(pk) for pk in created])
+    def save() -> None:
+        created = []
+        for link, text in texts:
+            delivery, made = ChatDelivery.objects.get_or_create(
+                message=message,
+                link=link,
+                defaults={
+                    "ticket": ticket,
+                    "organisation_id": ticket.organisation_id,
+                    "text": text,
+                },
+            )
+            if made:
+                created.append(delivery.pk)
+        if created:
+            from aftercare.channels.tasks import deliver
+
+            transaction.on_commit(lambda: [deliver(pk) for pk in created])
+
+    if texts:
+        write(save)  # in the follow-up's short transaction (``desk.followups``)
 
 
 def _backoff(attempts: int) -> timedelta:

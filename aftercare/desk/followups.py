@@ -13,7 +13,10 @@ is recorded as one ``Followup`` row in that transaction and expanded after the c
 
 Exactly once: each row is expanded in one transaction that also deletes it, so a crash
 before that commit leaves the row for the next run, and a crash after it leaves nothing
-to repeat. The receivers' own keys (mail and notice keys, webhook and chat delivery keys)
+to repeat. That transaction is short: the receivers read and render first, outside it, and
+hand what they will write to ``write()``; the transaction then runs those writes and
+deletes the row (on SQLite a transaction holds the database's only write lock, and the
+web requests must not wait while a mail is rendered). The receivers' own keys (mail and notice keys, webhook and chat delivery keys)
 refuse a second copy should two workers ever expand the same row. A row whose receivers
 fail is kept and retried with a growing pause; the periodic sweep
 (``AFTERCARE_FOLLOWUPS_CRON``) picks up what a lost enqueue or a crash left behind.
@@ -22,6 +25,8 @@ fail is kept and retried with a growing pause; the periodic sweep
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.apps import apps
@@ -39,6 +44,24 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 MAX_BACKOFF = timedelta(hours=1)
+
+
+# While a follow-up is expanded: the writes its receivers hand over (see ``write``).
+_writes: ContextVar[list[Callable[[], object]] | None] = ContextVar("followup_writes", default=None)
+
+
+def write(fn: Callable[[], object]) -> None:
+    """A receiver's writes: run now, or, while a follow-up is being expanded, in the
+    expansion's short write transaction once every receiver has read and rendered.
+
+    A receiver does its reading and rendering first and passes the rest here, e.g.
+    ``write(lambda: row.save())``; outside an expansion (``inline`` mode, other callers)
+    ``fn`` runs at once, in the caller's transaction."""
+    pending_writes = _writes.get()
+    if pending_writes is None:
+        fn()
+    else:
+        pending_writes.append(fn)
 
 
 def mode() -> str:
@@ -137,23 +160,36 @@ def _expand_one(pk: int) -> str:
     from aftercare.accounts.roles import shared_permsets
 
     try:
-        with transaction.atomic():
-            row = (
-                pending()
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("event", "event__actor", "event__ticket")
-                .filter(pk=pk)
-                .first()
-            )
-            if row is None:
-                return "gone"  # expanded (or claimed) by another worker meanwhile
+        row = (
+            pending().select_related("event", "event__actor", "event__ticket").filter(pk=pk).first()
+        )
+        if row is None:
+            return "gone"  # expanded by another worker meanwhile
+        # Read and render outside any transaction: no lock is held here.
+        writes: list[Callable[[], object]] = []
+        token = _writes.set(writes)
+        try:
             with shared_permsets():
                 event = row.event
                 ticket_followup.send(
                     sender=Ticket, ticket=event.ticket, event=event, **_load(row.context)
                 )
+        finally:
+            _writes.reset(token)
+        with transaction.atomic():
+            claimed = (
+                pending()
+                .select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=pk)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if claimed is None:
+                return "gone"  # claimed by another worker while this one was rendering
+            for fn in writes:
+                fn()
             faults.point("desk.followups.expanded")  # docs/faults.md
-            row.delete()
+            Followup.objects.filter(pk=pk).delete()
         return "done"
     except Exception as exc:  # noqa: BLE001 - kept and retried; logged with its trace
         log.exception("follow-up %s failed", pk)

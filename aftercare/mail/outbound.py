@@ -296,7 +296,7 @@ def _not_sendable(user: User | None, address: str, kind_name: str) -> str:
     return ""
 
 
-def queue(
+def prepare(
     kind_name: str,
     *,
     key: str,
@@ -310,7 +310,8 @@ def queue(
     language: str = "",
     attachment: str = "",
 ) -> OutboundMail | None:
-    """Queue one notification; ``key`` makes it exactly-once (a repeat returns None).
+    """Render one notification into an unsaved row (``save`` queues it), or None when
+    its recipient may not see the request. Reads only: no lock is needed.
 
     ``language`` overrides the recipient's (for addresses without an account);
     ``attachment`` is the storage name of a file to send along."""
@@ -369,14 +370,26 @@ def queue(
         not_before=not_before or timezone.now(),
         attachment=attachment,
     )
+    return row
+
+
+def save(row: OutboundMail) -> OutboundMail | None:
+    """Queue a row made by ``prepare``; its key makes it exactly-once (a repeat returns None)."""
     try:
         with transaction.atomic():
             row.save()
     except IntegrityError:
         return None  # already queued by an earlier run of the same change
-    if not reason:
+    if row.state == OutboundMail.State.QUEUED:
         transaction.on_commit(_kick)
     return row
+
+
+def queue(kind_name: str, *, key: str, **kwargs) -> OutboundMail | None:
+    """Queue one notification (``prepare``'s arguments); ``key`` makes it exactly-once (a
+    repeat returns None)."""
+    row = prepare(kind_name, key=key, **kwargs)
+    return save(row) if row is not None else None
 
 
 def _kick() -> None:

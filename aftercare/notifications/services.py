@@ -51,12 +51,18 @@ def tell(
     mail: bool = True,
     **mail_kwargs,
 ) -> bool:
-    """Tell one person one thing, in the app and (by their choice) by mail."""
+    """Tell one person one thing, in the app and (by their choice) by mail.
+
+    The notice and the mail are made first and written together (``followups.write``):
+    while a change's follow-ups are expanded, the writes wait for the short transaction
+    that ends the expansion, and the rendering is done outside it."""
     if not may_be_told(user, ticket):
         return False
+    from aftercare.desk.followups import write
     from aftercare.mail import outbound
 
     params = dict(params or {})
+    row = None
     if kind in IN_APP:
         row = Notification(
             user=user,
@@ -68,16 +74,26 @@ def tell(
             params={k: str(v) for k, v in params.items()},
             excerpt=_excerpt(body),
         )
-        try:
-            with transaction.atomic():
-                row.save()
-        except IntegrityError:
-            return False  # told already by an earlier run of the same change
+    mail_row = None
     if mail and wants_mail(user, kind):
-        outbound.queue(
+        mail_row = outbound.prepare(
             kind, key=key, ticket=ticket, user=user, params=params, body=body, **mail_kwargs
         )
-    return True
+    told = [True]
+
+    def save() -> None:
+        if row is not None:
+            try:
+                with transaction.atomic():
+                    row.save()
+            except IntegrityError:
+                told[0] = False  # told already by an earlier run of the same change
+                return
+        if mail_row is not None:
+            outbound.save(mail_row)
+
+    write(save)
+    return told[0]
 
 
 def _excerpt(body: str) -> str:

@@ -8,6 +8,7 @@ and the index serves every reader through ``query`` which applies their visibili
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -147,29 +148,38 @@ def index_tickets(ids: Iterable[int]) -> int:
     with scopes_disabled():
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
-            wanted = {(d.ticket_id, d.kind): d for d in build(_tickets(chunk))}
-            existing = {
-                (d.ticket_id, d.kind): d
-                for d in SearchDocument.objects.filter(ticket_id__in=chunk).only(
-                    "ticket_id", "kind", *_CONTENT
-                )
-            }
-            stale = [d.pk for key, d in existing.items() if key not in wanted]
-            if stale:
-                SearchDocument.objects.filter(pk__in=stale).delete()
-                written += len(stale)
-            for key, doc in wanted.items():
-                old = existing.get(key)
-                if old is None:
-                    doc.save()
-                    written += 1
-                elif any(getattr(old, f) != getattr(doc, f) for f in _CONTENT):
-                    SearchDocument.objects.filter(pk=old.pk).update(
-                        organisation_id=doc.organisation_id,
-                        updated_at=doc.updated_at,
-                        **{f: getattr(doc, f) for f in _CONTENT},
-                    )
-                    written += 1
+            written += _store(chunk, _wanted(chunk))
+    return written
+
+
+def _wanted(chunk: list[int]) -> dict[tuple[int, str], SearchDocument]:
+    return {(d.ticket_id, d.kind): d for d in build(_tickets(chunk))}
+
+
+def _store(chunk: list[int], wanted: dict[tuple[int, str], SearchDocument]) -> int:
+    written = 0
+    existing = {
+        (d.ticket_id, d.kind): d
+        for d in SearchDocument.objects.filter(ticket_id__in=chunk).only(
+            "ticket_id", "kind", *_CONTENT
+        )
+    }
+    stale = [d.pk for key, d in existing.items() if key not in wanted]
+    if stale:
+        SearchDocument.objects.filter(pk__in=stale).delete()
+        written += len(stale)
+    for key, doc in wanted.items():
+        old = existing.get(key)
+        if old is None:
+            doc.save()
+            written += 1
+        elif any(getattr(old, f) != getattr(doc, f) for f in _CONTENT):
+            SearchDocument.objects.filter(pk=old.pk).update(
+                organisation_id=doc.organisation_id,
+                updated_at=doc.updated_at,
+                **{f: getattr(doc, f) for f in _CONTENT},
+            )
+            written += 1
     return written
 
 
@@ -177,13 +187,46 @@ def index_quietly(ids: Iterable[int]) -> None:
     """``index_tickets`` for writers: a failing index never undoes the user's change.
 
     The savepoint keeps a PostgreSQL transaction usable after an index error; the next
-    write of the request (or ``search_reindex``) repairs its documents.
+    write of the request (or ``search_reindex``) repairs its documents. A few requests
+    (a change's follow-up) are built first and written through ``followups.write``, so an
+    expansion writes them in its short transaction; a long list is done batch by batch.
     """
+    from aftercare.desk.followups import write
+
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > BATCH:
+        _quietly(lambda: index_tickets(ids), ids)
+        return
+    built: list = []
+
+    def build_docs() -> None:
+        with scopes_disabled():
+            built.append(_wanted(ids))
+
+    if _quietly(build_docs, ids, reads_only=True):
+
+        def save() -> None:
+            with scopes_disabled():
+                _quietly(lambda: _store(ids, built[0]), ids)
+
+        write(save)
+
+
+def _quietly(fn, ids: list[int], *, reads_only: bool = False) -> bool:
+    # A savepoint keeps an enclosing transaction usable after an error; reads outside
+    # any transaction need none (on SQLite a transaction would take the write lock).
+    guard = (
+        transaction.atomic()
+        if not reads_only or transaction.get_connection().in_atomic_block
+        else contextlib.nullcontext()
+    )
     try:
-        with transaction.atomic():
-            index_tickets(ids)
+        with guard:
+            fn()
     except Exception:  # noqa: BLE001 - logged; the change itself must go through
-        log.exception("search: indexing requests %s failed", list(ids)[:10])
+        log.exception("search: indexing requests %s failed", ids[:10])
+        return False
+    return True
 
 
 def _all_ids() -> Iterator[list[int]]:

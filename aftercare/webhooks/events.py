@@ -41,6 +41,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from aftercare.desk.followups import write
 from aftercare.desk.models import Event, Level, Message, Priority, Ticket
 from aftercare.webhooks.models import PING, Delivery, EventName, Subscription
 
@@ -220,23 +221,28 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
         return
     base = build_payload(ticket, event, name)
     now = timezone.now()
-    queued = False
+    rows = []
     for subscription in subscriptions:
         delivery_id = uuid.uuid4()
-        row = Delivery(
-            uuid=delivery_id,
-            subscription=subscription,
-            event=name,
-            dedupe_key=f"ev{event.pk}:s{subscription.pk}",
-            organisation_id=ticket.organisation_id,
-            ticket=ticket,
-            payload=_for(base, subscription, ticket, delivery_id),
-            created_at=now,
-            next_attempt_at=now,
+        rows.append(
+            Delivery(
+                uuid=delivery_id,
+                subscription=subscription,
+                event=name,
+                dedupe_key=f"ev{event.pk}:s{subscription.pk}",
+                organisation_id=ticket.organisation_id,
+                ticket=ticket,
+                payload=_for(base, subscription, ticket, delivery_id),
+                created_at=now,
+                next_attempt_at=now,
+            )
         )
-        queued |= _save(row)
-    if queued:
-        transaction.on_commit(kick)
+
+    def save() -> None:
+        if any([_save(row) for row in rows]):
+            transaction.on_commit(kick)
+
+    write(save)  # in the follow-up's short transaction, after the payloads are built
 
 
 def _save(row: Delivery) -> bool:

@@ -154,3 +154,56 @@ def test_one_enqueue_per_transaction(monkeypatch, worker_mode, owner, org, consu
         services.reply(ticket=ticket, actor=consultant, body="Looking at it.")
     assert Followup.objects.count() == 2
     assert len(kicks) == 1
+
+
+def test_receivers_render_outside_the_write_transaction_and_write_inside_it(
+    monkeypatch, lost_enqueue, owner, org
+):
+    """On SQLite a transaction holds the only write lock: the receipt is rendered, and the
+    search document built, before the expansion's transaction; only their rows are written
+    in it, together with the row's deletion."""
+    from django.db import connection
+
+    from aftercare.mail import outbound
+    from aftercare.search import indexer
+
+    seen = []
+    render, store = outbound.prepare, indexer._store
+
+    def watched(name, fn):
+        def run(*args, **kwargs):
+            seen.append((name, connection.in_atomic_block))
+            return fn(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(outbound, "prepare", watched("render mail", render))
+    monkeypatch.setattr(indexer, "_wanted", watched("build document", indexer._wanted))
+    monkeypatch.setattr(indexer, "_store", watched("store document", store))
+    ticket = _file(owner, org)
+    seen.clear()
+    assert run_followups() == {"done": 1, "failed": 0}
+    assert ("render mail", False) in seen
+    assert ("build document", False) in seen
+    assert ("store document", True) in seen
+    assert all(inside for name, inside in seen if name == "store document")
+    assert len(_receipts(ticket)) == 1
+    assert SearchDocument.objects.filter(ticket=ticket).exists()
+
+
+def test_a_worker_that_lost_the_race_writes_nothing(monkeypatch, lost_enqueue, owner, org):
+    """Two workers render the same change; the one that comes second finds the row gone
+    and drops what it rendered."""
+    ticket = _file(owner, org)
+    row = Followup.objects.get()
+    real_send = ticket_followup.send
+
+    def send_then_lose_the_race(*args, **kwargs):
+        result = real_send(*args, **kwargs)
+        Followup.objects.filter(pk=row.pk).delete()  # another worker expanded it meanwhile
+        return result
+
+    monkeypatch.setattr(ticket_followup, "send", send_then_lose_the_race)
+    assert run_followups() == {"done": 0, "failed": 0}
+    assert _receipts(ticket) == []
+    assert not SearchDocument.objects.filter(ticket=ticket).exists()
