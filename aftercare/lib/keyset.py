@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,6 +138,34 @@ def _after_many(fields: tuple[str, ...], values: list, pk: int, desc: bool) -> Q
     return Q(**{f"{fields[0]}__{op}e": values[0]}) & cond
 
 
+def _slice(
+    qs: QuerySet,
+    order: list,
+    size: int,
+    forward: bool,
+    had_cursor: bool,
+    encode: Callable[[Any], str],
+) -> Page:
+    """The page itself, for one column or several: ``size + 1`` rows in ``order`` tell
+    whether more lie beyond; walking back, the rows come in reverse and are flipped.
+    ``encode`` makes a row's cursor, given only where a neighbouring page exists."""
+    rows = list(qs.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if not forward:
+        rows.reverse()
+    if not rows:
+        return Page(rows, None, None)
+    first, last = rows[0], rows[-1]
+    has_next = more if forward else had_cursor
+    has_prev = had_cursor if forward else more
+    return Page(
+        rows,
+        encode(last) if has_next else None,
+        encode(first) if has_prev else None,
+    )
+
+
 def _paginate_many(
     qs: QuerySet,
     fields: tuple[str, ...],
@@ -161,31 +190,17 @@ def _paginate_many(
     if cursor is not None:
         qs = qs.filter(_after_many(fields, cursor[0], cursor[1], desc))
     order = [f"-{f}" if desc else f for f in fields] + ["-pk" if desc else "pk"]
-    rows = list(qs.order_by(*order)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    if not forward:
-        rows.reverse()
-    if not rows:
-        return Page(rows, None, None)
-    first, last = rows[0], rows[-1]
-    has_next = more if forward else cursor is not None
-    has_prev = (cursor is not None) if forward else more
 
-    def values(row) -> list:
-        out = []
+    def encode(row) -> str:
+        values = []
         for field in fields:
             obj = row
             for part in field.split("__"):
                 obj = getattr(obj, part)
-            out.append(obj)
-        return out
+            values.append(obj)
+        return _encode_many(values, row.pk)
 
-    return Page(
-        rows,
-        _encode_many(values(last), last.pk) if has_next else None,
-        _encode_many(values(first), first.pk) if has_prev else None,
-    )
+    return _slice(qs, order, size, forward, cursor is not None, encode)
 
 
 def paginate(
@@ -226,18 +241,11 @@ def paginate(
         attr = _VALUE
     else:
         attr = field
-    rows = list(qs.order_by(*order)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    if not forward:
-        rows.reverse()
-    if not rows:
-        return Page(rows, None, None)
-    first, last = rows[0], rows[-1]
-    has_next = more if forward else cursor is not None
-    has_prev = (cursor is not None) if forward else more
-    return Page(
-        rows,
-        _encode(getattr(last, attr), last.pk) if has_next else None,
-        _encode(getattr(first, attr), first.pk) if has_prev else None,
+    return _slice(
+        qs,
+        order,
+        size,
+        forward,
+        cursor is not None,
+        lambda row: _encode(getattr(row, attr), row.pk),
     )

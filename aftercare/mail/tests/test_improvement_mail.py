@@ -15,15 +15,6 @@ Outcome = InboundMessage.Outcome
 
 
 @pytest.fixture
-def alpha(owner, org):
-    owner.email = "ana@alpha.example"
-    owner.save()
-    org.mail_domains = "alpha.example"
-    org.save()
-    return owner
-
-
-@pytest.fixture
 def mailbox(org):
     return Mailbox.objects.create(
         name="support",

@@ -19,15 +19,6 @@ pytestmark = pytest.mark.django_db
 Outcome = InboundMessage.Outcome
 
 
-@pytest.fixture
-def alpha(owner, org):
-    owner.email = "ana@alpha.example"
-    owner.save()
-    org.mail_domains = "alpha.example"
-    org.save()
-    return owner
-
-
 def test_new_mail_from_a_customer_opens_a_request_with_its_attachment(alpha, org):
     raw = make_mail(attachments=[("screen shot.png", "image/png", PNG)])
     result = ingest(raw, source="test")

@@ -18,15 +18,6 @@ pytestmark = pytest.mark.django_db
 Outcome = InboundMessage.Outcome
 
 
-@pytest.fixture
-def alpha(owner, org):
-    owner.email = "ana@alpha.example"
-    owner.save()
-    org.mail_domains = "alpha.example"
-    org.save()
-    return owner
-
-
 def test_a_batch_opens_requests_threads_replies_and_skips_its_own_duplicates(alpha, org):
     first = make_mail(subject="Printer", message_id="<b1@alpha.example>")
     reply = make_mail(subject="Re: Printer", in_reply_to="<b1@alpha.example>", body="More.")
