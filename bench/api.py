@@ -48,6 +48,10 @@ for ``--seconds`` or until ``--count`` requests were sent, whichever comes first
 request in flight at the deadline is waited for and counted. Reported per target and
 scenario: requests/s (successful requests over the wall time), p50/p95/p99/mean/max
 latency of the successful ones, and errors by kind (HTTP status, timeout, connection).
+With Aftercare's worker running (``--followups worker``), each scenario ends when the
+worker has expanded every follow-up it left (``drain_s``), so the next scenario, of any
+target, does not share the machine with that backlog; ``req_per_s_drained`` counts the
+scenario's requests over its time plus the drain: what the whole system sustains.
 One JSON line per scenario (also appended to ``--out``) and a markdown table; with two
 targets also a table of ratios (Aftercare / the other) from the same run.
 
@@ -824,28 +828,32 @@ class AftercareServer:
         )
         return picks
 
-    def drain(self, timeout: float = 600) -> None:
-        """Wait for the worker to expand every follow-up the run left, and say how long."""
-        if self.worker is None:
-            return
+    def wait_drained(self, timeout: float = 600) -> tuple[float, int]:
+        """Wait until the worker has expanded every follow-up so far: (seconds, left)."""
         from django.db import connections
         from django_scopes import scopes_disabled
 
         from aftercare.desk.models import Followup
 
         began = time.monotonic()
-        try:
-            with scopes_disabled():
+        with scopes_disabled():
+            left = Followup.objects.count()
+            while left and time.monotonic() - began < timeout and self.worker.poll() is None:
+                time.sleep(0.1)
                 left = Followup.objects.count()
-                while left and time.monotonic() - began < timeout and self.worker.poll() is None:
-                    time.sleep(0.5)
-                    left = Followup.objects.count()
-            connections.close_all()
+        connections.close_all()
+        return time.monotonic() - began, left
+
+    def drain(self, timeout: float = 600) -> None:
+        """Wait for the worker to expand every follow-up the run left, and say how long."""
+        if self.worker is None:
+            return
+        try:
+            seconds, left = self.wait_drained(timeout)
         except BaseException:
             stop_server(self.worker)
             self.worker = None
             raise
-        seconds = time.monotonic() - began
         print(
             f"aftercare: follow-ups drained {seconds:.1f} s after the last request"
             + (f"; {left} still pending (see worker.log)" if left else ""),
@@ -1054,6 +1062,7 @@ class Result:
     seconds: float = 0.0
     warmup: int = 0
     load: tuple[float, float] = (0.0, 0.0)
+    drain_s: float | None = None  # Aftercare's worker: follow-ups left after the last response
 
     def row(self) -> dict:
         s = sorted(self.latencies)
@@ -1078,6 +1087,15 @@ class Result:
             "max_ms": ms(s[-1] if s else None),
             "warmup": self.warmup,
             "loadavg": [round(self.load[0], 2), round(self.load[1], 2)],
+            **(
+                {
+                    "drain_s": round(self.drain_s, 2),
+                    # every follow-up expanded: what the whole system sustains
+                    "req_per_s_drained": rate(len(s), self.seconds + self.drain_s),
+                }
+                if self.drain_s is not None
+                else {}
+            ),
         }
 
 
@@ -1307,18 +1325,23 @@ def parse_scenarios(specs: list[str]) -> list[tuple[str, int]]:
 
 
 def print_table(rows: list[dict]) -> None:
+    drained = any("drain_s" in r for r in rows)
+    extra = " drain s | req/s drained |" if drained else ""
     print()
     print(
         "| target | scenario | ok | errors | req/s | p50 ms | p95 ms | p99 ms | mean ms | max ms |"
+        + extra
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if drained else ""))
     for r in rows:
         err = r["errors"]
         if err:
             err = f"{err} ({', '.join(f'{k}: {v}' for k, v in r['error_kinds'].items())})"
+        more = f" {r.get('drain_s', '—')} | {r.get('req_per_s_drained', '—')} |" if drained else ""
         print(
             f"| {r['target']} | {r['scenario']} | {r['ok']} | {err} | {r['req_per_s']} | "
             f"{r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['mean_ms']} | {r['max_ms']} |"
+            + more
         )
 
 
@@ -1334,17 +1357,20 @@ def print_ratios(rows: list[dict], names: list[str]) -> None:
         o = by[(other, r["scenario"])]
         if not (r["p50_ms"] and o["p50_ms"] and r["req_per_s"] and o["req_per_s"]):
             continue
+        drained = r.get("req_per_s_drained")
         lines.append(
             f"| {r['scenario']} | {r['req_per_s']} | {o['req_per_s']} | "
             f"{(r['ok'] / r['seconds']) / (o['ok'] / o['seconds']):.3g} | "
-            f"{r['p50_ms']} | {o['p50_ms']} | {r['p50_ms'] / o['p50_ms']:.3g} |"
+            + (f"{drained / o['req_per_s']:.3g} | " if drained else "— | ")
+            + f"{r['p50_ms']} | {o['p50_ms']} | {r['p50_ms'] / o['p50_ms']:.3g} |"
         )
     if lines:
         print(
             f"\n| scenario | Aftercare req/s | {other} req/s | req/s ratio | "
+            "ratio with follow-ups drained | "
             f"Aftercare p50 ms | {other} p50 ms | p50 ratio |"
         )
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         print("\n".join(lines))
 
 
@@ -1356,6 +1382,7 @@ def main() -> None:
     targets = [build_target(n, args) for n in names]
     servers: list[AftercareServer | HelpdeskServer | BareServer] = []
     results: list[Result] = []
+    served: dict[str, AftercareServer | HelpdeskServer] = {}
     load_before = os.getloadavg()
     try:
         for t in targets:
@@ -1377,6 +1404,7 @@ def main() -> None:
                 else:
                     raise SystemExit("--target custom needs --base-url")
                 servers.append(server)
+                served[t.name] = server
                 server.start(t)
             else:
                 check_loopback(t.base_url)
@@ -1396,7 +1424,14 @@ def main() -> None:
                         t.resolve_page2(args.timeout)
                     round_note = f" (round {r + 1})" if args.rounds > 1 else ""
                     print(f"  {t.name} {kind} x{clients}{round_note} ...", flush=True)
-                    results.append(run_scenario(t, kind, clients, args, seq))
+                    result = run_scenario(t, kind, clients, args, seq)
+                    server = served.get(t.name)
+                    if getattr(server, "worker", None) is not None:
+                        # The follow-ups this scenario left are the worker's to expand
+                        # before the next scenario (of any target) starts: they are part
+                        # of this one's cost, not of the next one's.
+                        result.drain_s, _left = server.wait_drained()
+                    results.append(result)
     finally:
         for s in reversed(servers):
             s.stop()
