@@ -261,11 +261,11 @@ def _stop(clock: SlaClock, ticket: Ticket, now: datetime) -> None:
 
 def first_response(ticket: Ticket, now: datetime | None = None) -> None:
     now = now or timezone.now()
-    for clock in SlaClock.objects.filter(
-        ticket=ticket, metric=Metric.FIRST_RESPONSE, stopped_at__isnull=True
-    ).select_related("plan"):
-        _stop(clock, ticket, now)
-    _sync_ticket(ticket, now)
+    clocks = list(SlaClock.objects.filter(ticket=ticket).select_related("plan"))
+    for clock in clocks:
+        if clock.metric == Metric.FIRST_RESPONSE and clock.stopped_at is None:
+            _stop(clock, ticket, now)
+    _sync_ticket(ticket, now, clocks)
 
 
 def status_changed(ticket: Ticket, old: str, new: str, now: datetime | None = None) -> None:
