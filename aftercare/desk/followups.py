@@ -24,7 +24,9 @@ fail is kept and retried with a growing pause; the periodic sweep
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
@@ -43,6 +45,7 @@ from aftercare.lib import faults
 log = logging.getLogger(__name__)
 
 BATCH = 100
+PERMSETS_FOR = 1.0  # seconds
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -142,12 +145,22 @@ def expand(limit: int | None = None) -> dict[str, int]:
     mails being rendered. Returns counts (``done``, ``failed``). Safe to run in several
     workers at once: on PostgreSQL a row is claimed with ``SKIP LOCKED``; on SQLite
     writers take turns, and a row already expanded by another is simply gone."""
+    from aftercare.accounts.roles import shared_permsets
+
     counts = {"done": 0, "failed": 0}
-    with scopes_disabled():
+    shared_since = None
+    with scopes_disabled(), contextlib.ExitStack() as permsets:
         while limit is None or counts["done"] + counts["failed"] < limit:
             size = BATCH if limit is None else min(BATCH, limit - counts["done"] - counts["failed"])
             ids = list(pending().order_by("pk").values_list("pk", flat=True)[:size])
             for pk in ids:
+                if shared_since is None or time.monotonic() - shared_since > PERMSETS_FOR:
+                    # What the worker learnt of people's permissions serves the changes
+                    # of the next second, then is asked again (a change made in this
+                    # process forgets it at once: ``forget_permsets``).
+                    permsets.close()
+                    permsets.enter_context(shared_permsets())
+                    shared_since = time.monotonic()
                 outcome = _expand_one(pk)
                 if outcome in counts:
                     counts[outcome] += 1
@@ -161,7 +174,15 @@ def _expand_one(pk: int) -> str:
 
     try:
         row = (
-            pending().select_related("event", "event__actor", "event__ticket").filter(pk=pk).first()
+            pending()
+            .select_related(
+                "event__actor",
+                "event__ticket__organisation",
+                "event__ticket__reporter",
+                "event__ticket__assignee",
+            )
+            .filter(pk=pk)
+            .first()
         )
         if row is None:
             return "gone"  # expanded by another worker meanwhile

@@ -91,9 +91,11 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
             body=body,
         )
 
-    def followers(role: str) -> list[User]:
-        rows = Follower.objects.filter(ticket=ticket, role=role).select_related("user")
-        return [f.user for f in rows.order_by("created_at", "pk")]
+    def followers(*roles: str) -> list[User]:
+        """The people following the request in these roles, the roles in this order."""
+        rows = Follower.objects.filter(ticket=ticket, role__in=roles).select_related("user")
+        found = list(rows.order_by("created_at", "pk"))
+        return [f.user for role in roles for f in found if f.role == role]
 
     author = actor.display_name if actor else ""
     if action == "desk.ticket.created":
@@ -105,7 +107,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
             tell("reply", _customer(ticket), author=author, body=body)
         elif ticket.assignee_id:
             tell("customer_reply", ticket.assignee, author=author, body=body)
-        for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
+        for user in followers(Follower.Role.CC, Follower.Role.WATCHER):
             tell("update_reply", user, author=author, body=body)
     elif action == "desk.note.added":
         message = kwargs.get("message") or _latest_message(ticket, Message.Kind.INTERNAL, actor)
@@ -141,7 +143,7 @@ def on_ticket_changed(sender, *, ticket: Ticket, event: Event, **kwargs) -> None
         else:
             kind = STATUS_KINDS.get(event.new, "status")
             tell(kind, customer, reason=ticket.rejection_reason or event.note)
-        for user in followers(Follower.Role.CC) + followers(Follower.Role.WATCHER):
+        for user in followers(Follower.Role.CC, Follower.Role.WATCHER):
             tell("update_status", user)
     elif action == "desk.ticket.assigned" and ticket.assignee_id:
         if not _escalated_with_it(ticket, event):
