@@ -1423,6 +1423,11 @@ def main() -> None:
                     if kind == "page2" and t.page2_path is None:
                         t.resolve_page2(args.timeout)
                     round_note = f" (round {r + 1})" if args.rounds > 1 else ""
+                    if kind in ("reply", "transition") and not (
+                        getattr(t, f"{kind}_path") and getattr(t, f"{kind}_body")
+                    ):
+                        print(f"  {t.name} has no {kind} scenario: skipped", flush=True)
+                        continue
                     print(f"  {t.name} {kind} x{clients}{round_note} ...", flush=True)
                     result = run_scenario(t, kind, clients, args, seq)
                     server = served.get(t.name)

@@ -135,11 +135,12 @@ def main() -> None:
     os.environ["AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP"] = "1000000000"
     from seed import make_fresh_database
 
+    after_migrate = None
     if args.existing:
         url = os.environ.get("DATABASE_URL") or "SQLite " + str(Path(args.data_dir))
         label = f"{url.rsplit('@', 1)[-1]} (seeded, kept)"
     else:
-        label = make_fresh_database()
+        label, after_migrate = make_fresh_database()
 
     import django
 
@@ -157,6 +158,8 @@ def main() -> None:
     from aftercare.tenancy.models import Membership, Organisation
 
     call_command("migrate", interactive=False, verbosity=0)
+    if after_migrate is not None:
+        after_migrate()  # keeps the migrated database as the next run's template
     outbound._kick = lambda: None  # measure intake; sending is the worker's job
     rng = random.Random(args.seed)
     senders = []

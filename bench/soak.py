@@ -378,7 +378,7 @@ def main() -> int:
 
     from aftercare.mail.tests.servers import SmtpSink
 
-    label = make_fresh_database()
+    label, after_migrate = make_fresh_database()
     smtp_port = free_port()
     sink = SmtpSink("127.0.0.1", smtp_port)
     smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
@@ -396,6 +396,7 @@ def main() -> int:
     cluster = Cluster(env, tmp / "logs")
     print(f"soak: {label}, {args.minutes} min, {args.clients} clients; logs in {tmp / 'logs'}")
     cluster.manage("migrate", "--noinput", timeout=600)
+    after_migrate()  # keeps the migrated database as the next run's template
     seed = json.loads(cluster.python(SEED).strip().splitlines()[-1])
     rec = Recorder()
     numbers: dict[int, list[str]] = defaultdict(list)
