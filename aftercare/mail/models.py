@@ -16,6 +16,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -229,7 +230,12 @@ class OutboundMail(models.Model):
     class Meta:
         verbose_name = _("outgoing mail")
         verbose_name_plural = _("outgoing mail")
-        indexes = [models.Index(fields=["state", "not_before"], name="outbound_due")]
+        indexes = [
+            models.Index(fields=["state", "not_before"], name="outbound_due"),
+            # The daily cap of automatic answers per address (``outbound._not_sendable``):
+            # a day's mail to one address, without reading the whole table per receipt.
+            models.Index(Lower("to_address"), "created_at", name="outbound_address_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.to_address}"

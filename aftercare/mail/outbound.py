@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -288,10 +289,15 @@ def _not_sendable(user: User | None, address: str, kind_name: str) -> str:
         return "address bounced"
     if kind_name in AUTOMATIC_ANSWERS:
         since = timezone.now() - timedelta(days=1)
-        sent = OutboundMail.objects.filter(
-            to_address__iexact=address, kind__in=AUTOMATIC_ANSWERS, created_at__gte=since
-        ).exclude(state=OutboundMail.State.SUPPRESSED)
-        if sent.count() >= settings.AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP:
+        cap = settings.AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP
+        sent = (
+            OutboundMail.objects.annotate(address_lower=Lower("to_address"))
+            .filter(
+                address_lower=address.lower(), created_at__gte=since, kind__in=AUTOMATIC_ANSWERS
+            )
+            .exclude(state=OutboundMail.State.SUPPRESSED)
+        )  # by the index ``outbound_address_day``
+        if len(sent.values_list("pk", flat=True)[:cap]) >= cap:
             return "daily cap of automatic answers reached"
     return ""
 

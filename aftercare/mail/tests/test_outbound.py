@@ -213,3 +213,40 @@ def test_sla_warnings_wait_for_the_agents_working_hours(customer, org, operator,
     mail = OutboundMail.objects.get(kind="sla_warning", recipient=operator)
     assert mail.not_before.isoformat() == "2026-11-30T07:00:00+00:00"
     assert sla  # the engine module is importable beside the mail app
+
+
+def test_the_daily_cap_of_automatic_answers_ignores_the_address_case_and_uses_its_index(
+    customer, org, settings
+):
+    """However the address is written, it is one mailbox; and the count reads one day's
+    mail to that address (``outbound_address_day``), not the whole outgoing table."""
+    from django.test.utils import CaptureQueriesContext
+
+    from aftercare.mail import outbound
+
+    ticket = ticket_for(customer, org)  # its receipt is the first automatic answer
+    assert OutboundMail.objects.filter(kind="received", to_address=customer.email).count() == 1
+    settings.AFTERCARE_MAIL_AUTOREPLY_DAILY_CAP = 3
+    states = []
+    for n, address in enumerate(["ana@alpha.example", "Ana@Alpha.example", "ANA@ALPHA.EXAMPLE"]):
+        row = outbound.queue(
+            "received", key=f"cap-test:{n}", ticket=ticket, user=None, address=address
+        )
+        states.append(row.state)
+    assert states == ["queued", "queued", "suppressed"]
+
+    with CaptureQueriesContext(connection) as queries:
+        outbound.queue("received", key="cap-test:plan", ticket=ticket, address="ana@alpha.example")
+    count = next(
+        q["sql"] for q in queries if "mail_outboundmail" in q["sql"] and "LOWER" in q["sql"]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN " + ("QUERY PLAN " if connection.vendor == "sqlite" else "") + count
+        )
+        plan = " ".join(str(part) for row in cursor.fetchall() for part in row)
+    if connection.vendor == "sqlite":
+        assert "outbound_address_day" in plan, plan
+    else:  # a tiny table may be scanned whatever the indexes; the expression must match one
+        cursor_sql = count.lower()
+        assert 'lower("mail_outboundmail"."to_address")' in cursor_sql
