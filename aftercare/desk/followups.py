@@ -170,8 +170,9 @@ def expand(limit: int | None = None) -> dict[str, int]:
 
 
 def _expand_one(pk: int) -> str:
-    from aftercare.accounts.roles import shared_permsets
-
+    """Expand one row: read and render outside any transaction, then claim the row and
+    run the receivers' writes in one short transaction (``expand`` holds the shared
+    permission sets)."""
     try:
         row = (
             pending()
@@ -190,11 +191,10 @@ def _expand_one(pk: int) -> str:
         writes: list[Callable[[], object]] = []
         token = _writes.set(writes)
         try:
-            with shared_permsets():
-                event = row.event
-                ticket_followup.send(
-                    sender=Ticket, ticket=event.ticket, event=event, **_load(row.context)
-                )
+            event = row.event
+            ticket_followup.send(
+                sender=Ticket, ticket=event.ticket, event=event, **_load(row.context)
+            )
         finally:
             _writes.reset(token)
         with transaction.atomic():

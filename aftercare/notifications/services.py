@@ -79,21 +79,22 @@ def tell(
         mail_row = outbound.prepare(
             kind, key=key, ticket=ticket, user=user, params=params, body=body, **mail_kwargs
         )
-    told = [True]
+    told = True
 
     def save() -> None:
+        nonlocal told
         if row is not None:
             try:
                 with transaction.atomic():
                     row.save()
             except IntegrityError:
-                told[0] = False  # told already by an earlier run of the same change
+                told = False  # told already by an earlier run of the same change
                 return
         if mail_row is not None:
             outbound.save(mail_row)
 
     write(save)
-    return told[0]
+    return told
 
 
 def _excerpt(body: str) -> str:

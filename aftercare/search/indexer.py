@@ -197,36 +197,35 @@ def index_quietly(ids: Iterable[int]) -> None:
     if len(ids) > BATCH:
         _quietly(lambda: index_tickets(ids), ids)
         return
-    built: list = []
-
-    def build_docs() -> None:
-        with scopes_disabled():
-            built.append(_wanted(ids))
-
-    if _quietly(build_docs, ids, reads_only=True):
-
-        def save() -> None:
-            with scopes_disabled():
-                _quietly(lambda: _store(ids, built[0]), ids)
-
-        write(save)
-
-
-def _quietly(fn, ids: list[int], *, reads_only: bool = False) -> bool:
-    # A savepoint keeps an enclosing transaction usable after an error; reads outside
-    # any transaction need none (on SQLite a transaction would take the write lock).
-    guard = (
-        transaction.atomic()
-        if not reads_only or transaction.get_connection().in_atomic_block
-        else contextlib.nullcontext()
-    )
     try:
-        with guard:
+        # Reads only: outside a transaction they need no savepoint (on SQLite a
+        # transaction would take the write lock); inside one, a savepoint keeps a
+        # PostgreSQL transaction usable after an error.
+        guard = (
+            transaction.atomic()
+            if transaction.get_connection().in_atomic_block
+            else contextlib.nullcontext()
+        )
+        with guard, scopes_disabled():
+            wanted = _wanted(ids)
+    except Exception:  # noqa: BLE001 - logged; the change itself must go through
+        log.exception("search: indexing requests %s failed", ids[:10])
+        return
+
+    def save() -> None:
+        with scopes_disabled():
+            _quietly(lambda: _store(ids, wanted), ids)
+
+    write(save)
+
+
+def _quietly(fn, ids: list[int]) -> None:
+    # A savepoint keeps an enclosing transaction usable after an error.
+    try:
+        with transaction.atomic():
             fn()
     except Exception:  # noqa: BLE001 - logged; the change itself must go through
         log.exception("search: indexing requests %s failed", ids[:10])
-        return False
-    return True
 
 
 def _all_ids() -> Iterator[list[int]]:
