@@ -125,6 +125,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
         ),
     }
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # No JIT compilation: a desk runs short queries, and on a history of a million
+    # requests the planner's cost passed JIT's threshold for the queue's counts, which
+    # then spent 40-100 ms compiling for a 300 ms query (docs/benchmarks.md, issue 17).
+    # A ``?options=`` in DATABASE_URL still wins.
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options["options"] = " ".join(["-c jit=off", _pg_options.get("options", "")]).strip()
 # Test databases are per process, so parallel test runs on one machine never collide.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {

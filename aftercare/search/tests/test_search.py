@@ -376,6 +376,25 @@ def test_the_queue_filter_uses_full_text(ticket, owner, org, operator, client_fo
     assert ticket.number in body and other.number not in body
 
 
+def test_the_queue_filter_keeps_older_matches_on_postgresql(
+    owner, org, operator, client_for, monkeypatch
+):
+    from django.db import connection
+
+    from aftercare.search import backend
+
+    tickets = [ticket_for(owner, org, subject=f"Heron outage {i}") for i in range(3)]
+    monkeypatch.setattr(backend, "FILTER_LIMIT", 2)
+    body = client_for(operator).get("/console/", {"q": "heron"}).content.decode()
+    found = [t.number in body for t in tickets]
+    if connection.vendor == "postgresql":
+        # Every match: the semi join looks the queue's requests up one by one.
+        assert found == [True, True, True]
+    else:
+        # FTS5 keeps the newest FILTER_LIMIT matches.
+        assert found == [False, True, True]
+
+
 def test_results_come_in_pages_of_twenty(operator, owner, org, client_for):
     for i in range(23):
         ticket_for(owner, org, subject=f"Pelican report {i}")
