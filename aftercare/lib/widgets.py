@@ -1,4 +1,4 @@
-"""Date widgets that browsers can fill in, in every language.
+"""Date widgets that browsers can fill in, in every language; a faster ``Select``.
 
 ``<input type="date">`` accepts only ``YYYY-MM-DD`` (``datetime-local`` only
 ``YYYY-MM-DDTHH:MM``) and shows it in the reader's own format. Django's default widgets
@@ -11,6 +11,8 @@ formats to each locale's input formats), so a round trip leaves the value unchan
 from __future__ import annotations
 
 from django import forms
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 ISO_DATE = "%Y-%m-%d"
 ISO_DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -30,3 +32,43 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, attrs: dict | None = None) -> None:
         super().__init__(attrs=attrs, format=ISO_DATETIME_LOCAL)
+
+
+class Select(forms.Select):
+    """``forms.Select`` made in Python: the same markup without Django's two template
+    includes per option (a queue's filter form has over a hundred options, which cost its
+    page about a sixth of its time)."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        widget = self.get_context(name, value, attrs)["widget"]
+        parts = [format_html('<select name="{}"{}>', widget["name"], _attrs(widget["attrs"]))]
+        for group_name, options, _index in widget["optgroups"]:
+            if group_name:
+                parts.append(format_html('<optgroup label="{}">', group_name))
+            parts.extend(
+                format_html(
+                    '<option value="{}"{}>{}</option>',
+                    str(option["value"]),
+                    _attrs(option["attrs"]),
+                    option["label"],
+                )
+                for option in options
+            )
+            if group_name:
+                parts.append("</optgroup>")
+        parts.append("</select>")
+        return mark_safe("".join(parts))  # noqa: S308 - every part went through format_html
+
+
+def _attrs(attrs: dict) -> str:
+    # As django/forms/widgets/attrs.html: False leaves the attribute out, True writes its
+    # name alone, anything else name="value", escaped.
+    return format_html_join(
+        "",
+        "{}{}",
+        (
+            (f" {name}", "" if value is True else format_html('="{}"', str(value)))
+            for name, value in attrs.items()
+            if value is not False
+        ),
+    )

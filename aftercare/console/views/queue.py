@@ -358,6 +358,18 @@ def queue(request: HttpRequest) -> HttpResponse:
         after=request.GET.get("after"),
         before=request.GET.get("before"),
     )
+    # What is the same for many rows is made once: the address pattern (each row links
+    # three times) and the labels (``get_FOO_display`` hashes every choice per call).
+    ticket_url = reverse("console:ticket", args=["0"])[:-2]
+    statuses, priorities, categories = (
+        {value: str(label) for value, label in choices.choices}
+        for choices in (Status, Priority, Category)
+    )
+    for row in page.rows:
+        row.queue_url = f"{ticket_url}{quote(row.number)}/"
+        row.status_label = statuses.get(row.status, row.status)
+        row.priority_label = priorities.get(row.priority, row.priority)
+        row.category_label = categories.get(row.category, row.category)
     params = request.GET.copy()
     for key in ("after", "before"):
         params.pop(key, None)

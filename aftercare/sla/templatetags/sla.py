@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -20,14 +22,16 @@ def _span(delta: timedelta) -> str:
     return _("%(m)sm") % {"m": mins}
 
 
-@register.inclusion_tag("sla/_badge.html")
-def sla_badge(ticket, now=None):
-    """A coloured badge: time left to the nearest SLA deadline, overdue, paused or met."""
+@register.simple_tag
+def sla_badge(ticket, now=None) -> str:
+    """A coloured badge: time left to the nearest SLA deadline, overdue, paused or met.
+
+    Made in Python, not by an inclusion template: a queue page shows fifty of them."""
     now = now or timezone.now()
     state = ticket.sla_state
     due = ticket.sla_due_at
     if not state:
-        return {"show": False}
+        return ""
     if due and due <= now:
         state = "breached"
         text = _("overdue %(span)s") % {"span": _span(now - due)}
@@ -39,4 +43,11 @@ def sla_badge(ticket, now=None):
         text = _("SLA met")
     else:
         text = _("SLA missed")
-    return {"show": True, "state": state, "text": text, "due": due}
+    title = (
+        format_html(
+            ' title="{}"', date_format(timezone.localtime(due), "SHORT_DATETIME_FORMAT")
+        )
+        if due
+        else ""
+    )
+    return format_html('<span class="badge sla-{}"{}>{}</span>', state, title, text)
