@@ -85,6 +85,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "aftercare.urls"
+# Django's form renderer, with select boxes made without a template per option.
+FORM_RENDERER = "aftercare.lib.widgets.FormRenderer"
 WSGI_APPLICATION = "aftercare.wsgi.application"
 
 TEMPLATES = [

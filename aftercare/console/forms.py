@@ -6,7 +6,6 @@ from django.utils.translation import gettext_lazy as _
 
 from aftercare.desk.forms import RequestForm
 from aftercare.desk.models import Category, Channel, Level, Priority, Status
-from aftercare.lib.widgets import Select
 
 # Sortable columns: column -> (sort key, first click sorts descending). A key is a model
 # field, a path (``organisation__name``) or an annotation the queue adds (see
@@ -106,39 +105,21 @@ class QueueFilterForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Number or subject")}),
     )
-    status = forms.ChoiceField(
-        label=_("Status"), choices=STATUS_FILTERS, required=False, widget=Select
-    )
+    status = forms.ChoiceField(label=_("Status"), choices=STATUS_FILTERS, required=False)
     priority = forms.TypedChoiceField(
-        label=_("Priority"),
-        coerce=int,
-        required=False,
-        choices=[("", _("Any")), *Priority.choices],
-        widget=Select,
+        label=_("Priority"), coerce=int, required=False, choices=[("", _("Any")), *Priority.choices]
     )
     category = forms.ChoiceField(
-        label=_("Category"),
-        required=False,
-        choices=[("", _("Any")), *Category.choices],
-        widget=Select,
+        label=_("Category"), required=False, choices=[("", _("Any")), *Category.choices]
     )
     level = forms.TypedChoiceField(
-        label=_("Level"),
-        coerce=int,
-        required=False,
-        choices=[("", _("Any")), *Level.choices],
-        widget=Select,
+        label=_("Level"), coerce=int, required=False, choices=[("", _("Any")), *Level.choices]
     )
-    organisation = _OrganisationField(
-        label=_("Organisation"), coerce=int, required=False, widget=Select
-    )
-    assignee = forms.ChoiceField(label=_("Assignee"), required=False, widget=Select)
-    sla = forms.ChoiceField(label=_("SLA"), required=False, choices=SLA_FILTERS, widget=Select)
+    organisation = _OrganisationField(label=_("Organisation"), coerce=int, required=False)
+    assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+    sla = forms.ChoiceField(label=_("SLA"), required=False, choices=SLA_FILTERS)
     sort = forms.ChoiceField(
-        label=_("Sort"),
-        required=False,
-        choices=[(k, v[2]) for k, v in SORTS.items()],
-        widget=Select,
+        label=_("Sort"), required=False, choices=[(k, v[2]) for k, v in SORTS.items()]
     )
 
     def __init__(self, *args, organisations=(), agents=(), lenient_organisation=False, **kwargs):

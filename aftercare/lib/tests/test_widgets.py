@@ -1,12 +1,14 @@
-"""The Python-made ``Select`` writes what Django's template-made one writes."""
+"""Select boxes made in Python (``FORM_RENDERER``) write what Django's templates write."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from django import forms
+from django.forms.renderers import DjangoTemplates
 
-from aftercare.lib.widgets import Select
+from aftercare.lib.widgets import FormRenderer
 
 
 def _tags(html: str) -> str:
@@ -20,36 +22,57 @@ CHOICES = [
     ("Group", [(1, "One"), (2, "Two")]),
     (3, "Three"),
 ]
+ATTRS = {"data-x": 'say "hi"', "disabled": True, "hidden": False, "class": "a b", "n": 7}
 
 
-def _pair(**field_kwargs):
-    class Django(forms.Form):
-        pick = forms.ChoiceField(choices=CHOICES, **field_kwargs)
-
-    class Ours(forms.Form):
-        pick = forms.ChoiceField(choices=CHOICES, widget=Select, **field_kwargs)
-
-    return Django, Ours
+class Form(forms.Form):
+    pick = forms.ChoiceField(choices=CHOICES)
+    many = forms.MultipleChoiceField(choices=CHOICES, required=False)
+    fancy = forms.ChoiceField(choices=CHOICES, widget=forms.Select(attrs=ATTRS))
+    maybe = forms.NullBooleanField()
+    month = forms.DateField(widget=forms.SelectDateWidget(years=[2026]))
 
 
-def test_the_markup_is_djangos_for_a_bound_value_groups_and_escaping():
-    django_form, our_form = _pair(required=True)
-    for data in ({"pick": "2"}, {"pick": "a&b"}, None):
-        expected = _tags(django_form(data)["pick"])
-        ours = _tags(our_form(data)["pick"])
-        assert ours == expected
-    assert 'value="2" selected' in _tags(our_form({"pick": "2"})["pick"])
-    assert "&lt;script&gt;" in ours and "<script>" not in ours
+def _both(data, field):
+    ours = _tags(Form(data, renderer=FormRenderer())[field])
+    django = _tags(Form(data, renderer=DjangoTemplates())[field])
+    return ours, django
 
 
-def test_attributes_true_false_and_quoted_values_are_written_as_django_writes_them():
-    attrs = {"data-x": 'say "hi"', "disabled": True, "hidden": False, "class": "a b"}
+@pytest.mark.parametrize("field", ["pick", "many", "fancy", "maybe", "month"])
+@pytest.mark.parametrize(
+    "data",
+    [None, {"pick": "2", "many": ["a&b", "3"], "fancy": "a&b", "maybe": "true"}, {"pick": "x"}],
+)
+def test_the_markup_is_djangos(field, data):
+    ours, django = _both(data, field)
+    assert ours == django
 
-    class Django(forms.Form):
-        pick = forms.ChoiceField(choices=CHOICES, widget=forms.Select(attrs=attrs))
 
-    class Ours(forms.Form):
-        pick = forms.ChoiceField(choices=CHOICES, widget=Select(attrs=attrs))
+def test_selected_values_groups_attributes_and_escaping_are_there():
+    ours, _django = _both({"pick": "2", "many": ["a&b", "3"], "fancy": "a&b"}, "fancy")
+    assert 'data-x="say &quot;hi&quot;"' in ours and " disabled" in ours
+    assert "hidden" not in ours and 'n="7"' in ours
+    assert '<option value="a&amp;b" selected>Tom &amp; &quot;Jerry&quot; &lt;script&gt;' in ours
+    assert '<optgroup label="Group"><option value="1">One</option>' in ours
+    many, _django = _both({"many": ["a&b", "3"]}, "many")
+    assert many.startswith('<select name="many"') and " multiple" in many
+    assert '<option value="3" selected>Three</option>' in many
 
-    assert _tags(Ours()["pick"]) == _tags(Django()["pick"])
-    assert " disabled" in str(Ours()["pick"]) and "hidden" not in str(Ours()["pick"])
+
+def test_a_widget_with_its_own_option_template_still_uses_it(settings):
+    class Marked(forms.Select):
+        option_template_name = "django/forms/widgets/input.html"  # any other template
+
+    class One(forms.Form):
+        pick = forms.ChoiceField(choices=CHOICES, widget=Marked)
+
+    html = str(One(renderer=FormRenderer())["pick"])
+    assert html == str(One(renderer=DjangoTemplates())["pick"])
+    assert "<input" in html  # the widget's own template, not our options
+
+
+def test_the_project_uses_it(settings):
+    from django.forms.renderers import get_default_renderer
+
+    assert isinstance(get_default_renderer(), FormRenderer)
