@@ -36,18 +36,33 @@ class DateTimeInput(forms.DateTimeInput):
 
 
 SELECT = "django/forms/widgets/select.html"
+TEXTAREA = "django/forms/widgets/textarea.html"
+# The input widgets whose template is only ``{% include "…/input.html" %}`` (not the
+# file inputs, nor the options of radio and checkbox lists, which have their own).
+INPUTS = {
+    f"django/forms/widgets/{name}.html"
+    for name in (
+        "input checkbox color date datetime email hidden number password search tel text time url"
+    ).split()
+}
 SELECT_OPTION = "django/forms/widgets/select_option.html"
 
 
 class FormRenderer(DjangoTemplates):
-    """Django's renderer (``FORM_RENDERER``), with the select box made in Python.
+    """Django's renderer (``FORM_RENDERER``), with select boxes, inputs and text areas made
+    in Python.
 
     Django's ``select.html`` includes two templates per option, so a page with a few
     select boxes of agents, organisations and statuses spent a sixth of its time there
-    (the queue's filter form has over a hundred options). The markup is the same; a widget
-    whose options use a template of their own still goes through the templates."""
+    (the queue's filter form has over a hundred options), and a request page renders forty
+    inputs. The markup is the same; a widget whose options use a template of their own, and
+    every other widget, still goes through the templates."""
 
     def render(self, template_name, context, request=None):
+        if template_name in INPUTS:
+            return input_html(context["widget"])
+        if template_name == TEXTAREA:
+            return textarea_html(context["widget"])
         if template_name == SELECT:
             widget = context["widget"]
             if all(
@@ -57,6 +72,29 @@ class FormRenderer(DjangoTemplates):
             ):
                 return select_html(widget)
         return super().render(template_name, context, request=request)
+
+
+def input_html(widget: dict) -> str:
+    """``django/forms/widgets/input.html`` (text, hidden, number, checkbox, date…)."""
+    value = widget["value"]
+    return format_html(
+        '<input type="{}" name="{}"{}{}>',
+        widget["type"],
+        widget["name"],
+        format_html(' value="{}"', str(value)) if value is not None else "",
+        _attrs(widget["attrs"]),
+    )
+
+
+def textarea_html(widget: dict) -> str:
+    """``django/forms/widgets/textarea.html``: the value after a newline, as browsers drop
+    the first one."""
+    return format_html(
+        '<textarea name="{}"{}>\n{}</textarea>',
+        widget["name"],
+        _attrs(widget["attrs"]),
+        widget["value"] or "",
+    )
 
 
 def select_html(widget: dict) -> str:
