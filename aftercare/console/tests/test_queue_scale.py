@@ -137,3 +137,26 @@ def test_board_cards_link_and_move_as_the_url_names_say(client_for, operator, ti
     options = "".join(f'<option value="{r.target}">{r.label}</option>' for r in rules)
     assert f'<select name="target" aria-label="Move to">{options}</select>' in html
     assert 'name="next_url" value="/console/board/"' in html
+
+
+def test_a_board_card_shows_its_request_escaped_with_its_badge_and_people(
+    client_for, operator, owner, org
+):
+    subject = "<script>alert(1)</script> " + "x" * 120
+    ticket = ticket_for(owner, org, subject=subject)
+    due = timezone.now() - timedelta(hours=2)
+    _set(ticket, assignee=operator, sla_state="running", sla_due_at=due, status=Status.SPRINT)
+    response = client_for(operator).get(reverse("console:board"))
+    html = response.content.decode()
+    start = html.index(f'data-ticket="{ticket.number}"')
+    card = html[start : html.index("</article>", start)]
+    assert "<script>" not in card and "&lt;script&gt;alert(1)&lt;/script&gt; xxx" in card
+    assert "x" * 70 not in card and "…</div>" in card  # cut at 90 characters
+    assert '<span class="badge sla-breached" title="' in card and ">overdue 2h 0m</span>" in card
+    assert f"{org.name} · {operator.display_name} · L{ticket.level}</div>" in card
+    assert f'<input type="hidden" name="version" value="{ticket.version}">' in card
+    # The move form offers the column's moves, and asks for a reason when one needs it.
+    roles = response.wsgi_request.permset.staff_roles
+    rules = workflow.allowed_transitions(Status.SPRINT, roles)
+    assert rules and all(f'<option value="{r.target}">' in card for r in rules)
+    assert ('name="reason"' in card) == any(r.reason_required for r in rules)
