@@ -44,9 +44,7 @@ def sla_badge(ticket, now=None) -> str:
     else:
         text = _("SLA missed")
     title = (
-        format_html(
-            ' title="{}"', date_format(timezone.localtime(due), "SHORT_DATETIME_FORMAT")
-        )
+        format_html(' title="{}"', date_format(timezone.localtime(due), "SHORT_DATETIME_FORMAT"))
         if due
         else ""
     )
