@@ -160,3 +160,19 @@ def test_a_board_card_shows_its_request_escaped_with_its_badge_and_people(
     rules = workflow.allowed_transitions(Status.SPRINT, roles)
     assert rules and all(f'<option value="{r.target}">' in card for r in rules)
     assert ('name="reason"' in card) == any(r.reason_required for r in rules)
+
+
+def test_a_queue_row_shows_its_request_escaped_with_its_labels(client_for, operator, owner, org):
+    ticket = ticket_for(owner, org, subject="<b>Bold</b> & co")
+    _set(ticket, priority=Priority.HIGH)
+    html = client_for(operator).get(reverse("console:queue"), {"sort": "-updated"}).content.decode()
+    url = reverse("console:ticket", args=[ticket.number])
+    start = html.index(f'<tr data-href="{url}">')
+    row = html[start : html.index("</tr>", start)]
+    assert f'aria-label="Select {ticket.number}"' in row
+    assert f'<td class="col-subject"><a href="{url}">&lt;b&gt;Bold&lt;/b&gt; &amp; co</a>' in row
+    assert '<span class="badge pr-2">High</span>' in row
+    assert f'<span class="badge st-{ticket.status}">{ticket.get_status_display()}</span>' in row
+    assert '<td class="col-assignee"><span class="muted">—</span></td>' in row
+    assert f'<td class="col-organisation">{org.name}</td>' in row
+    assert 'class="col-updated small" title="' in row
