@@ -1,4 +1,5 @@
-"""Date widgets that browsers can fill in, in every language; select boxes made faster.
+"""Date widgets that browsers can fill in, in every language; select boxes, inputs and text
+areas rendered in Python rather than through a template per option.
 
 ``<input type="date">`` accepts only ``YYYY-MM-DD`` (``datetime-local`` only
 ``YYYY-MM-DDTHH:MM``) and shows it in the reader's own format. Django's default widgets

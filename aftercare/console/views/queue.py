@@ -333,6 +333,18 @@ def _current_filters(params) -> tuple[dict, str]:
     return normalise_filters(params), (sort if sort in SORTS else "")
 
 
+def _ticket_url_prefix() -> str:
+    """The address of a request without its number (``/console/t/``): rows and cards add the
+    quoted number and a slash, instead of one ``reverse()`` per link."""
+    return reverse("console:ticket", args=["0"])[:-2]
+
+
+def _labels(choices) -> dict:
+    """A choices class's labels by value, translated once per page (``get_FOO_display``
+    hashes every choice on each call)."""
+    return {value: str(label) for value, label in choices.choices}
+
+
 def _row_html(row, *, url, status, priority, category, now) -> str:
     """One row of the queue, made in Python (fifty a page; the template's per-variable
     cost was most of the page's time). The markup is the one ``console/queue.html`` wrote
@@ -407,11 +419,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
     # What is the same for many rows is made once: the address pattern (each row links
     # three times) and the labels (``get_FOO_display`` hashes every choice per call).
-    ticket_url = reverse("console:ticket", args=["0"])[:-2]
-    statuses, priorities, categories = (
-        {value: str(label) for value, label in choices.choices}
-        for choices in (Status, Priority, Category)
-    )
+    ticket_url = _ticket_url_prefix()
+    statuses, priorities, categories = (_labels(c) for c in (Status, Priority, Category))
     now = timezone.now()
     rows_html = mark_safe(  # noqa: S308 - each row is made by format_html
         "".join(
@@ -571,10 +580,10 @@ def board(request: HttpRequest) -> HttpResponse:
     roles = request.permset.staff_roles
     # Up to 180 cards: what is the same on every card (the move menu of a column, the
     # address pattern) is made once here, not once per card in the template.
-    ticket_url = reverse("console:ticket", args=["0"])[:-2]
+    ticket_url = _ticket_url_prefix()
     move_url = reverse("console:ticket-move", args=["0"])
     move_prefix, move_suffix = move_url.rsplit("/0/", 1)
-    priority_labels = {value: str(label) for value, label in Priority.choices}
+    priority_labels = _labels(Priority)
     now = timezone.now()
     card_parts = {
         "csrf": get_token(request),
