@@ -715,6 +715,37 @@ def test_it_lists_customers_with_their_open_request_count(agent, org, other_org,
     assert counts == {"alpha": 2, "beta": 0}
 
 
+def test_the_customer_list_counts_only_open_requests_and_no_customers_history(
+    agent, org, other_org, owner
+):
+    """At a million requests, joining every customer with its whole history and grouping
+    afterwards took 0.6 s; the count reads the open requests alone (their own index)."""
+    _set(ticket_for(owner, org), status=Status.REJECTED)
+    ticket_for(owner, org)
+    with CaptureQueriesContext(connection) as ctx:
+        response = agent.get(reverse("console:organisations"))
+    assert {o.code: o.open_count for o in response.context["organisations"]} == {
+        "alpha": 1,
+        "beta": 0,
+    }
+    ticket_reads = [q["sql"] for q in ctx.captured_queries if '"desk_ticket"' in q["sql"]]
+    assert len(ticket_reads) == 1, ticket_reads
+    assert '"tenancy_organisation"' not in ticket_reads[0]
+    assert '"status" IN' in ticket_reads[0]
+
+
+def test_a_restricted_agent_counts_only_their_customers_requests(
+    client_for, operator, org, other_org, owner
+):
+    AgentRestriction.objects.create(user=operator, organisation=org)
+    ticket_for(owner, org)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client_for(operator).get(reverse("console:organisations"))
+    assert {o.code: o.open_count for o in response.context["organisations"]} == {"alpha": 1}
+    ticket_reads = [q["sql"] for q in ctx.captured_queries if '"desk_ticket"' in q["sql"]]
+    assert all('"organisation_id" IN' in sql for sql in ticket_reads), ticket_reads
+
+
 def test_it_shows_a_customers_people_systems_and_contracts(agent, org, owner, coordinator):
     SystemFactory(organisation=org, name="Warehouse ERP")
     ContractFactory(organisation=org, number="SUP-2024-7")
