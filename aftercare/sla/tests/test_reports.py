@@ -100,6 +100,30 @@ def test_manager_sees_the_report_and_exports_csv(history, client_for, manager):
     assert ["resolution", "all", "All", "3", "2", "1", "66.7", "0"] in rows
 
 
+def test_a_manager_restricted_to_one_customer_reports_on_that_customer_alone(
+    history, client_for, manager, org, other_org
+):
+    from aftercare.tenancy.models import AgentRestriction
+
+    AgentRestriction.objects.create(user=manager, organisation=org)
+    c = client_for(manager)
+    period = {"from": "2026-11", "to": "2026-11"}
+    page = c.get(reverse("console:reports"), period)
+    assert b"Alpha Foods" in page.content and b"Beta Logistics" not in page.content
+
+    def rows(**extra):
+        export = c.get(reverse("console:reports"), {**period, "format": "csv", **extra})
+        return list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+
+    mine = rows()
+    assert ["resolution", "all", "All", "2", "1", "1", "50.0", "0"] in mine
+    assert not any("Beta" in cell for row in mine for cell in row)
+    # Asking for the other customer by its id gives nothing of it.
+    theirs = rows(organisation=other_org.pk)
+    assert ["resolution", "all", "All", "0", "0", "0", "", "0"] in theirs
+    assert ["first_response", "all", "All", "0", "0", "0", "", "0"] in theirs
+
+
 def test_an_operator_cannot_see_reports(client_for, operator):
     assert client_for(operator).get(reverse("console:reports")).status_code == 403
 
