@@ -697,6 +697,7 @@ class SearchRows:
             raw_body="\n\n".join(parts),
             raw_names=names[0],
             scope=scope,
+            is_open=ticket["is_open"],
             updated_at=self.now,
         )
         if internal:
@@ -707,6 +708,7 @@ class SearchRows:
                 body=" ".join(self.fold(p) for p in internal),
                 raw_body="\n\n".join(internal),
                 scope=scope,
+                is_open=ticket["is_open"],
                 updated_at=self.now,
             )
 
@@ -727,7 +729,7 @@ def verify_index(n: int, rng: random.Random) -> None:
         seeded = {
             (d.ticket_id, d.kind): d for d in SearchDocument.objects.filter(ticket_id__in=sample)
         }
-    fields = ("organisation_id", *_CONTENT)
+    fields = ("organisation_id", "is_open", *_CONTENT)
     bad = [
         key
         for key in wanted.keys() | seeded.keys()
@@ -759,7 +761,7 @@ def main() -> None:
 
     from aftercare.accounts.models import User
     from aftercare.accounts.roles import GROUP_NAMES, Role
-    from aftercare.desk.models import Event, Message, Ticket, TicketSequence
+    from aftercare.desk.models import OPEN_STATUSES, Event, Message, Ticket, TicketSequence
     from aftercare.desk.numbering import format_number
     from aftercare.search.models import SearchDocument
     from aftercare.sla.models import SlaClock
@@ -1059,7 +1061,12 @@ def main() -> None:
                     started_at=at,
                     **clock,
                 )
-                ticket = {"id": ticket_id, "number": number, "subject": subject}
+                ticket = {
+                    "id": ticket_id,
+                    "number": number,
+                    "subject": subject,
+                    "is_open": status in OPEN_STATUSES,
+                }
                 if args.lean_history and age > day730:
                     # --lean-history: no conversation on requests over two years old.
                     search_rows.add(ticket, reporter, org, [description], [])

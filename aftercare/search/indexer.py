@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from aftercare.accounts.models import User
-from aftercare.desk.models import Attachment, Message, Ticket
+from aftercare.desk.models import OPEN_STATUSES, Attachment, Message, Ticket
 from aftercare.search.fold import index_text
 from aftercare.search.models import SearchDocument
 
@@ -97,6 +97,7 @@ def build(tickets: list[Ticket]) -> list[SearchDocument]:
                 raw_body=raw_body,
                 raw_names=raw_names,
                 scope=scope_token(t.organisation_id),
+                is_open=t.status in OPEN_STATUSES,
                 updated_at=now,
             )
         )
@@ -113,6 +114,7 @@ def build(tickets: list[Ticket]) -> list[SearchDocument]:
                     raw_body=notes,
                     raw_names=internal_files,
                     scope=scope_token(t.organisation_id),
+                    is_open=t.status in OPEN_STATUSES,
                     updated_at=now,
                 )
             )
@@ -125,6 +127,7 @@ def _tickets(ids: Iterable[int]) -> list[Ticket]:
         .select_related("reporter", "organisation")
         .only(
             "number",
+            "status",
             "subject",
             "description",
             "conditions",
@@ -141,14 +144,16 @@ def _tickets(ids: Iterable[int]) -> list[Ticket]:
 def index_tickets(ids: Iterable[int]) -> int:
     """Bring the documents of these requests up to date; returns how many were written.
 
-    Unchanged documents are not rewritten (an FTS or GIN update is the costly part).
+    Unchanged documents are not rewritten (an FTS or GIN update is the costly part). This
+    is the repair path (long lists, ``search_reindex NUMBER…``): it also sets ``is_open``
+    from each request's status as read when the documents are built.
     """
     ids = list(dict.fromkeys(ids))
     written = 0
     with scopes_disabled():
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
-            written += _store(chunk, _wanted(chunk))
+            written += _store(chunk, _wanted(chunk), with_open=True)
     return written
 
 
@@ -156,12 +161,19 @@ def _wanted(chunk: list[int]) -> dict[tuple[int, str], SearchDocument]:
     return {(d.ticket_id, d.kind): d for d in build(_tickets(chunk))}
 
 
-def _store(chunk: list[int], wanted: dict[tuple[int, str], SearchDocument]) -> int:
+def _store(
+    chunk: list[int], wanted: dict[tuple[int, str], SearchDocument], *, with_open: bool = False
+) -> int:
+    """Write what differs. A follow-up's rebuild (built before its transaction) leaves an
+    existing document's ``is_open`` alone: a transition in between has set it under the
+    request's lock (``signals._status_changed``), and the status read at build time may be
+    older. A new document takes the status it was built with."""
     written = 0
+    content = (*_CONTENT, "is_open") if with_open else _CONTENT
     existing = {
         (d.ticket_id, d.kind): d
         for d in SearchDocument.objects.filter(ticket_id__in=chunk).only(
-            "ticket_id", "kind", *_CONTENT
+            "ticket_id", "kind", *content
         )
     }
     stale = [d.pk for key, d in existing.items() if key not in wanted]
@@ -173,11 +185,11 @@ def _store(chunk: list[int], wanted: dict[tuple[int, str], SearchDocument]) -> i
         if old is None:
             doc.save()
             written += 1
-        elif any(getattr(old, f) != getattr(doc, f) for f in _CONTENT):
+        elif any(getattr(old, f) != getattr(doc, f) for f in content):
             SearchDocument.objects.filter(pk=old.pk).update(
                 organisation_id=doc.organisation_id,
                 updated_at=doc.updated_at,
-                **{f: getattr(doc, f) for f in _CONTENT},
+                **{f: getattr(doc, f) for f in content},
             )
             written += 1
     return written

@@ -37,6 +37,11 @@ class SearchDocument(models.Model):
     # "o<organisation id>": lets the engine narrow a customer's or a restricted agent's
     # search to their organisations inside the full-text index (see ``backend``).
     scope = models.CharField(max_length=32, blank=True)
+    # Whether the request is open (``desk.models.OPEN_STATUSES``): on PostgreSQL a partial
+    # GIN index holds the open requests' documents only, so the queue's text filter over
+    # the open set reads a few hundred index entries, not the whole history's. Kept in
+    # step by ``signals._status_changed`` in the transition's own transaction.
+    is_open = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -221,11 +221,13 @@ def search(
     return results
 
 
-def ticket_filter(permset: PermSet, text: str) -> Q:
+def ticket_filter(permset: PermSet, text: str, *, open_only: bool = False) -> Q:
     """A ``Q`` keeping the requests whose text matches ``text`` (the queue's ``q`` box).
 
     Combine it with a queryset that already applies the reader's visibility; internal
     notes count only for staff who may read them. Text without words matches nothing.
+    ``open_only``: the queryset keeps open requests only (``OPEN_STATUSES`` or some of
+    them), so only open requests' documents need to be read.
     """
     words = query_words(text or "")
     if not words:
@@ -235,5 +237,6 @@ def ticket_filter(permset: PermSet, text: str) -> Q:
         prefix=_is_prefix(text, words),
         kinds=searchable_kinds(permset),
         orgs=scope_orgs(permset),
+        open_only=open_only,
     )
     return Q(pk__in=RawSQL(sql, params))  # noqa: S611 - words are bound as parameters

@@ -4,7 +4,8 @@ Every desk service and the importers record their follow-ups after their rows ar
 written (``desk.services._event``): the request's documents are rebuilt when they are
 expanded, after the change's commit (``desk.followups``; in the test suite, in the
 change's transaction), and again by ``search_reindex`` on demand. Renaming a person or an organisation
-changes the names the index holds for their requests.
+changes the names the index holds for their requests. Opening or closing a request sets
+its documents' ``is_open`` in the change's own transaction.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from django.dispatch import receiver
 from django_scopes import scopes_disabled
 
 from aftercare.accounts.models import User
-from aftercare.desk.models import Ticket
-from aftercare.desk.signals import ticket_followup
+from aftercare.desk.models import OPEN_STATUSES, Ticket
+from aftercare.desk.signals import ticket_changed, ticket_followup
 from aftercare.search.indexer import index_quietly, reporter_line
+from aftercare.search.models import SearchDocument
 from aftercare.tenancy.models import Organisation
 
 # Events that change no text the index holds (status, people, levels, SLA): skipped.
@@ -38,6 +40,19 @@ def _ticket_changed(sender, ticket: Ticket, event, **kwargs) -> None:
     if action in _NO_TEXT or action.startswith("sla."):
         return
     index_quietly([ticket.pk])
+
+
+@receiver(ticket_changed, dispatch_uid="search.ticket_status_changed")
+def _status_changed(sender, ticket: Ticket, event, **kwargs) -> None:
+    """A request opened or closed: its documents' ``is_open`` changes in the same
+    transaction, under the request's lock (the queue's text filter reads the open
+    documents' own index, ``backend.matching``). A move between two open statuses, or two
+    closed ones, writes nothing."""
+    if getattr(event, "action", "") != "desk.ticket.status_changed":
+        return
+    was_open, is_open = event.old in OPEN_STATUSES, event.new in OPEN_STATUSES
+    if was_open != is_open:
+        SearchDocument.objects.filter(ticket_id=ticket.pk).update(is_open=is_open)
 
 
 @receiver(pre_save, sender=User, dispatch_uid="search.user_pre_save")
@@ -92,6 +107,8 @@ def index_existing(sender, using: str = "default", **kwargs) -> None:
     from aftercare.search.indexer import rebuild
     from aftercare.search.models import SearchDocument
 
+    if any(backwards for _migration, backwards in kwargs.get("plan") or ()):
+        return  # migrated backwards: the schema may be older than the model
     if SearchDocument._meta.db_table not in connections[using].introspection.table_names():
         return  # migrated backwards ("migrate search zero")
     with scopes_disabled():

@@ -116,16 +116,20 @@ def _filtered(request: HttpRequest, form: QueueFilterForm, default_status: str =
         qs = qs.annotate(**{key: annotation})
     text = (data.get("q") or "").strip()
     if text:
+        # Only open requests are kept: only their documents need reading (their own index).
+        status = data.get("status") or default_status
+        open_only = status == "open" or status in OPEN_STATUSES
         if text.upper().startswith(f"{_prefix()}-"):
             qs = qs.filter(number=text.upper())  # the unique index answers at once
         elif text.isdigit():
             qs = qs.filter(
-                Q(number__endswith=f"-{int(text):06d}") | ticket_filter(request.permset, text)
+                Q(number__endswith=f"-{int(text):06d}")
+                | ticket_filter(request.permset, text, open_only=open_only)
             )
         else:
             # Full text (aftercare/search): subject, description, replies, notes for staff
             # who may read them, file and people's names; case and accents ignored.
-            qs = qs.filter(ticket_filter(request.permset, text))
+            qs = qs.filter(ticket_filter(request.permset, text, open_only=open_only))
     return qs, data
 
 
