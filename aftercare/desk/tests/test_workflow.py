@@ -3,6 +3,7 @@ import pytest
 from aftercare.accounts.roles import Role
 from aftercare.desk import services, workflow
 from aftercare.desk.models import Event, Status
+from aftercare.desk.tests.factories import to_released
 
 pytestmark = pytest.mark.django_db
 
@@ -44,22 +45,15 @@ def test_rejection_needs_a_reason(ticket, operator):
     assert ticket.closed_at is not None
 
 
-def _to_released(ticket, consultant):
-    for target in (Status.SPRINT, Status.IN_PROGRESS, Status.DONE, Status.RELEASED):
-        services.transition(ticket=ticket, actor=consultant, target=target)
-    ticket.refresh_from_db()
-    return ticket
-
-
 def test_customer_accepts_a_released_request(ticket, consultant, owner):
-    _to_released(ticket, consultant)
+    to_released(ticket, consultant)
     services.transition(ticket=ticket, actor=owner, target=Status.ARCHIVED)
     ticket.refresh_from_db()
     assert ticket.status == Status.ARCHIVED
 
 
 def test_customer_reopens_with_a_reason_only(ticket, consultant, owner):
-    _to_released(ticket, consultant)
+    to_released(ticket, consultant)
     with pytest.raises(workflow.TransitionError):
         services.transition(ticket=ticket, actor=owner, target=Status.IN_PROGRESS)
     services.transition(
@@ -73,13 +67,13 @@ def test_customer_reopens_with_a_reason_only(ticket, consultant, owner):
 
 
 def test_a_teammate_cannot_accept_someone_elses_request(ticket, consultant, teammate):
-    _to_released(ticket, consultant)
+    to_released(ticket, consultant)
     with pytest.raises(Exception):  # noqa: B017 - PermissionDenied
         services.transition(ticket=ticket, actor=teammate, target=Status.ARCHIVED)
 
 
 def test_coordinator_may_accept_any_request_of_the_organisation(ticket, consultant, coordinator):
-    _to_released(ticket, consultant)
+    to_released(ticket, consultant)
     services.transition(ticket=ticket, actor=coordinator, target=Status.ARCHIVED)
     ticket.refresh_from_db()
     assert ticket.status == Status.ARCHIVED
