@@ -58,8 +58,9 @@ POSTGRES_OPEN_INDEX = (
     "CREATE INDEX IF NOT EXISTS search_document_open_vector "
     "ON search_document USING gin (vector) WHERE is_open"
 )
+POSTGRES_OPEN_INDEX_DROP = "DROP INDEX IF EXISTS search_document_open_vector"
 POSTGRES_DROP = [
-    "DROP INDEX IF EXISTS search_document_open_vector",
+    POSTGRES_OPEN_INDEX_DROP,
     "DROP INDEX IF EXISTS search_document_vector",
     "ALTER TABLE search_document DROP COLUMN IF EXISTS vector",
 ]

@@ -14,30 +14,30 @@ def mark_open(apps, schema_editor):
     SearchDocument.objects.filter(ticket_id__in=open_ids).update(is_open=True)
 
 
-def create_open_index(apps, schema_editor):
-    from aftercare.search import backend
-
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(backend.POSTGRES_OPEN_INDEX)
-    elif schema_editor.connection.vendor == "sqlite":
-        # SQLite adds a NOT NULL column by copying the table into a new one, which drops
-        # the triggers that keep the FTS5 table in step; put them back (IF NOT EXISTS).
-        for sql in backend.SQLITE_CREATE:
-            schema_editor.execute(sql)
-
-
-def drop_open_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX IF EXISTS search_document_open_vector")
-
-
 def restore_sqlite_triggers(apps, schema_editor):
-    """Backwards: removing the column copies the table again (see ``create_open_index``)."""
+    """SQLite adds (and removes) a NOT NULL column by copying the table into a new one,
+    which drops the triggers that keep the FTS5 table in step; put them back (IF NOT
+    EXISTS), after the column is added and after it is removed."""
     from aftercare.search import backend
 
     if schema_editor.connection.vendor == "sqlite":
         for sql in backend.SQLITE_CREATE:
             schema_editor.execute(sql)
+
+
+def create_open_index(apps, schema_editor):
+    from aftercare.search import backend
+
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(backend.POSTGRES_OPEN_INDEX)
+    restore_sqlite_triggers(apps, schema_editor)
+
+
+def drop_open_index(apps, schema_editor):
+    from aftercare.search import backend
+
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(backend.POSTGRES_OPEN_INDEX_DROP)
 
 
 class Migration(migrations.Migration):
